@@ -1,0 +1,49 @@
+# A thin layer over uv. `make run` starts the system, `make test` proves it.
+SHELL := /bin/bash
+UV ?= $(shell command -v uv 2>/dev/null || echo $(HOME)/.local/bin/uv)
+export UV_LINK_MODE ?= copy
+
+.PHONY: help setup run test test-fast lint fmt asyncapi bench check-deps clean
+
+help:
+	@echo "make run       start the whole system (demo upstreams + every service)"
+	@echo "make test      lint, then every test (unit, integration, reliability)"
+	@echo "make lint      ruff + mypy"
+	@echo "make asyncapi  regenerate docs/asyncapi.json from the event models"
+	@echo "make bench     run the benchmarks and write docs/benchmarks.md"
+
+$(UV):
+	@command -v uv >/dev/null 2>&1 || python3 -m pip install --quiet --user uv || curl -LsSf https://astral.sh/uv/install.sh | sh
+
+setup: $(UV)
+	@$(UV) sync --all-packages --frozen --quiet
+
+check-deps:
+	@$(UV) run --frozen python -m fuelhub_common.preflight
+
+run: setup check-deps
+	@$(UV) run --frozen python -m fuelhub_common.devrun
+
+lint: setup
+	$(UV) run --frozen ruff check .
+	$(UV) run --frozen ruff format --check .
+	$(UV) run --frozen mypy libs/common/src services/*/src deploy/demo-sources/src
+
+fmt: setup
+	$(UV) run --frozen ruff format .
+	$(UV) run --frozen ruff check --fix .
+
+test: lint
+	$(UV) run --frozen pytest
+
+test-fast: setup
+	$(UV) run --frozen pytest -m "not slow"
+
+asyncapi: setup
+	$(UV) run --frozen python -m fuelhub_common.asyncapi > docs/asyncapi.json
+
+bench: setup check-deps
+	$(UV) run --frozen python -m bench
+
+clean:
+	rm -rf .venv .pytest_cache .mypy_cache .ruff_cache var

@@ -1,0 +1,1 @@
+pytest_plugins = ["fuelhub_common.testing"]

@@ -1,0 +1,1 @@
+"""Demo upstreams: Source 1 (stations) and Source 2 (prices), evolving, with fault knobs."""

@@ -1,0 +1,1 @@
+"""Polls Source 2 (fuel prices) and publishes price-list change events."""

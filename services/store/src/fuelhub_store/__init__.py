@@ -1,0 +1,1 @@
+"""Applies change events to Postgres transactionally and idempotently."""
