@@ -154,6 +154,13 @@ class _ChangeSetPart(Event):
         description="True when the set (all parts together) holds every entity the source had."
     )
     observed_at: UtcDatetime = Field(description="The poll's start; the version of its entities.")
+    kept_ids: tuple[StationId, ...] = Field(
+        default=(),
+        description=(
+            "Entities the source still lists but whose record was rejected in this poll: "
+            "a consumer reconciling a snapshot must keep them (neither update nor delete)."
+        ),
+    )
 
 
 class StationsChanged(_ChangeSetPart):
