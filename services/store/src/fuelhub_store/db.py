@@ -1,0 +1,59 @@
+"""Postgres plumbing: URLs, the connection pool and running the Alembic migrations."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from alembic import command
+from alembic.config import Config
+from psycopg import AsyncConnection
+from psycopg_pool import AsyncConnectionPool
+
+MIGRATIONS_DIR = Path(__file__).parent / "migrations"
+
+
+def libpq_url(url: str) -> str:
+    """The URL as libpq (psycopg) wants it: without SQLAlchemy's ``+psycopg`` driver tag."""
+    return url.replace("postgresql+psycopg://", "postgresql://", 1).replace(
+        "postgres://", "postgresql://", 1
+    )
+
+
+def sqlalchemy_url(url: str) -> str:
+    """The URL as SQLAlchemy wants it, on psycopg 3."""
+    return libpq_url(url).replace("postgresql://", "postgresql+psycopg://", 1)
+
+
+def alembic_config(url: str) -> Config:
+    config = Config()
+    config.set_main_option("script_location", str(MIGRATIONS_DIR))
+    # Alembic's ini interpolation treats '%' specially (URL-encoded passwords).
+    config.set_main_option("sqlalchemy.url", sqlalchemy_url(url).replace("%", "%%"))
+    return config
+
+
+def migrate(url: str, revision: str = "head") -> None:
+    """Bring the ``store`` schema to ``revision`` (blocking; concurrent callers serialise)."""
+    command.upgrade(alembic_config(url), revision)
+
+
+async def _configure(conn: AsyncConnection) -> None:
+    # JSON documents and outbox times are rendered in UTC whatever the server's default.
+    await conn.execute("SET TIME ZONE 'UTC'")
+    await conn.commit()
+
+
+def make_pool(url: str, *, size: int, name: str = "fuelhub-store") -> AsyncConnectionPool:
+    """An (unopened) pool; connections are checked on checkout so a restarted Postgres heals."""
+    return AsyncConnectionPool(
+        libpq_url(url),
+        min_size=1,
+        max_size=size,
+        open=False,
+        name=name,
+        configure=_configure,
+        check=AsyncConnectionPool.check_connection,
+        kwargs={"application_name": name},
+        timeout=10.0,
+        reconnect_timeout=0,  # keep trying for ever: the consumer waits for Postgres
+    )
