@@ -1,0 +1,183 @@
+"""Change detection: what changed since the last *confirmed* publication, as a change plan.
+
+Pure logic, no I/O. The tracker remembers only a 16-byte hash per entity (bounded memory at
+100,000 stations) and the mass-deletion guard's counters. A plan is computed per poll and
+committed to the tracker only once the broker has confirmed it, so a failed publish is simply
+recomputed and re-sent next time.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import uuid
+from collections import Counter
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import datetime
+
+from pydantic import BaseModel
+
+from fuelhub_common.guard import GuardPolicy, decide_deletions
+
+MAX_REJECTION_SAMPLES = 20
+MAX_HELD_IDS_REPORTED = 1000
+
+UpsertEncoder = Callable[[int, datetime, BaseModel], bytes]
+DeleteEncoder = Callable[[int, datetime], bytes]
+
+
+def state_hash(state_json: bytes) -> bytes:
+    return hashlib.blake2b(state_json, digest_size=16).digest()
+
+
+@dataclass(slots=True)
+class PollStats:
+    records_seen: int = 0
+    records_accepted: int = 0
+    records_rejected: int = 0
+    rejections: Counter[str] = field(default_factory=Counter)
+    samples: list[str] = field(default_factory=list)
+
+
+@dataclass(slots=True)
+class ChangePlan:
+    """What one poll will publish, and the tracker state to adopt once it is confirmed."""
+
+    change_set_id: uuid.UUID
+    observed_at: datetime
+    snapshot: bool
+    changes: list[bytes]
+    """Each change (upsert or tombstone) as its JSON encoding, in a stable order."""
+    kept_ids: list[int]
+    upserts: int
+    deletions: int
+    held: list[int]
+    stats: PollStats
+    new_hashes: dict[int, bytes]
+    new_counters: dict[int, int]
+
+    @property
+    def publishable(self) -> bool:
+        """A snapshot is always published (even empty: the store reconciles against it)."""
+        return self.snapshot or bool(self.changes)
+
+
+class ChangeTracker:
+    """The ingestor's memory of what it last published (hashes) and the guard's counters."""
+
+    def __init__(self, policy: GuardPolicy, *, snapshot_every: int = 0) -> None:
+        self.policy = policy
+        self.snapshot_every = snapshot_every
+        self.hashes: dict[int, bytes] = {}
+        self.counters: dict[int, int] = {}
+        self.primed = False
+        self._polls_since_snapshot = 0
+
+    def next_is_snapshot(self) -> bool:
+        """The first poll after start is a snapshot, then every ``snapshot_every``-th (0: never)."""
+        if not self.primed:
+            return True
+        return self.snapshot_every > 0 and self._polls_since_snapshot + 1 >= self.snapshot_every
+
+    def begin(
+        self, observed_at: datetime, *, encode_upsert: UpsertEncoder, encode_delete: DeleteEncoder
+    ) -> PollBuilder:
+        return PollBuilder(self, observed_at, encode_upsert, encode_delete)
+
+    def commit(self, plan: ChangePlan) -> None:
+        """Adopt a plan's state: call only after the broker confirmed every part of it."""
+        self.hashes = plan.new_hashes
+        self.counters = plan.new_counters
+        self.primed = True
+        self._polls_since_snapshot = 0 if plan.snapshot else self._polls_since_snapshot + 1
+
+
+class PollBuilder:
+    """Collects one poll's validated records and rejections, then computes its plan."""
+
+    def __init__(
+        self,
+        tracker: ChangeTracker,
+        observed_at: datetime,
+        encode_upsert: UpsertEncoder,
+        encode_delete: DeleteEncoder,
+    ) -> None:
+        self._tracker = tracker
+        self._observed_at = observed_at
+        self._encode_upsert = encode_upsert
+        self._encode_delete = encode_delete
+        self._snapshot = tracker.next_is_snapshot()
+        self._hashes: dict[int, bytes] = {}
+        self._upserts: dict[int, bytes] = {}
+        self._rejected_ids: set[int] = set()
+        self._duplicates: set[int] = set()
+        self.stats = PollStats()
+
+    def accept(self, entity_id: int, state: BaseModel) -> None:
+        self.stats.records_seen += 1
+        if entity_id in self._hashes or entity_id in self._rejected_ids:
+            self._duplicates.add(entity_id)
+            self._reject_counted("duplicate id in payload", entity_id)
+            return
+        digest = state_hash(state.model_dump_json().encode())
+        self._hashes[entity_id] = digest
+        self.stats.records_accepted += 1
+        previous = self._tracker.hashes.get(entity_id)
+        reappeared = entity_id in self._tracker.counters
+        if self._snapshot or previous != digest or reappeared:
+            self._upserts[entity_id] = self._encode_upsert(entity_id, self._observed_at, state)
+
+    def reject(self, reason: str, entity_id: int | None = None, detail: str = "") -> None:
+        self.stats.records_seen += 1
+        if entity_id is not None and entity_id in self._hashes:
+            self._duplicates.add(entity_id)
+        self._reject_counted(reason, entity_id, detail)
+
+    def _reject_counted(self, reason: str, entity_id: int | None, detail: str = "") -> None:
+        self.stats.records_rejected += 1
+        self.stats.rejections[reason] += 1
+        if entity_id is not None:
+            self._rejected_ids.add(entity_id)
+        if len(self.stats.samples) < MAX_REJECTION_SAMPLES:
+            where = f"id {entity_id}" if entity_id is not None else "record without a usable id"
+            self.stats.samples.append(f"{where}: {reason}{': ' + detail if detail else ''}")
+
+    def finish(self) -> ChangePlan:
+        tracker = self._tracker
+        # An id listed twice is ambiguous: no copy is trusted, the last published state is kept
+        # (no update, no deletion).
+        for entity_id in self._duplicates:
+            self._upserts.pop(entity_id, None)
+            if self._hashes.pop(entity_id, None) is not None:
+                self.stats.records_accepted -= 1
+                self._reject_counted("duplicate id in payload", entity_id)
+        kept = self._rejected_ids - self._hashes.keys()
+        changes = list(self._upserts.values())
+        present = len(self._hashes) + len(kept)
+        absent = [i for i in tracker.hashes if i not in self._hashes and i not in kept]
+        decision = decide_deletions(
+            known=len(tracker.hashes),
+            absent=absent,
+            previous_counters=tracker.counters,
+            present=present,
+            policy=tracker.policy,
+        )
+        new_hashes = dict(self._hashes)
+        for entity_id in sorted(decision.delete):
+            changes.append(self._encode_delete(entity_id, self._observed_at))
+        for entity_id in decision.held | kept:
+            if entity_id in tracker.hashes:
+                new_hashes[entity_id] = tracker.hashes[entity_id]
+        return ChangePlan(
+            change_set_id=uuid.uuid4(),
+            observed_at=self._observed_at,
+            snapshot=self._snapshot,
+            changes=changes,
+            kept_ids=sorted(kept),
+            upserts=len(self._upserts),
+            deletions=len(decision.delete),
+            held=sorted(decision.held),
+            stats=self.stats,
+            new_hashes=new_hashes,
+            new_counters=decision.counters,
+        )
