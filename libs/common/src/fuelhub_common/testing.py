@@ -85,3 +85,97 @@ def postgres_database_factory() -> Iterator[Callable[[], str]]:
     with psycopg.connect(ADMIN_DATABASE_URL, autocommit=True) as conn:
         for name in made:
             conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+
+
+def free_port() -> int:
+    import socket
+
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+class PrivateRabbitMQ:
+    """A RabbitMQ node of our own (own node name, ports, data dir) that tests may stop.
+
+    Fault tests restart *this* node, never the machine's shared one. Its data directory
+    survives a restart, so durable queues and persistent messages do too.
+    """
+
+    SERVER = "/usr/lib/rabbitmq/bin/rabbitmq-server"
+    CTL = "/usr/lib/rabbitmq/bin/rabbitmqctl"
+
+    def __init__(self, base: str) -> None:
+        self.base = base
+        self.port = free_port()
+        self.dist_port = free_port()
+        self.node = f"fuelhub-{uuid.uuid4().hex[:8]}@localhost"
+        self.url = f"amqp://guest:guest@127.0.0.1:{self.port}/"
+        self._process: subprocess.Popen[bytes] | None = None
+
+    def _env(self) -> dict[str, str]:
+        env = dict(os.environ)
+        env.update(
+            HOME=self.base,
+            RABBITMQ_NODENAME=self.node,
+            RABBITMQ_NODE_PORT=str(self.port),
+            RABBITMQ_DIST_PORT=str(self.dist_port),
+            RABBITMQ_MNESIA_BASE=f"{self.base}/mnesia",
+            RABBITMQ_LOG_BASE=f"{self.base}/log",
+            RABBITMQ_PID_FILE=f"{self.base}/pid",
+            RABBITMQ_ENABLED_PLUGINS_FILE=f"{self.base}/enabled_plugins",
+            RABBITMQ_CONFIG_FILE=f"{self.base}/rabbitmq",
+        )
+        return env
+
+    def start(self, timeout: float = 90) -> None:
+        with open(f"{self.base}/enabled_plugins", "w") as handle:
+            handle.write("[].\n")
+        log = open(f"{self.base}/server.out", "ab")  # noqa: SIM115 - lives with the process
+        self._process = subprocess.Popen(
+            [self.SERVER], env=self._env(), stdout=log, stderr=subprocess.STDOUT, cwd=self.base
+        )
+        subprocess.run(
+            [self.CTL, "-n", self.node, "await_startup", "--timeout", str(int(timeout))],
+            env=self._env(),
+            check=True,
+            capture_output=True,
+            timeout=timeout + 10,
+        )
+
+    def stop(self) -> None:
+        if self._process is None:
+            return
+        subprocess.run(
+            [self.CTL, "-n", self.node, "shutdown"],
+            env=self._env(),
+            capture_output=True,
+            timeout=60,
+            check=False,
+        )
+        try:
+            self._process.wait(timeout=30)
+        except subprocess.TimeoutExpired:
+            self._process.kill()
+            self._process.wait()
+        self._process = None
+
+    def kill(self) -> None:
+        if self._process is not None:
+            self._process.kill()
+            self._process.wait()
+            self._process = None
+        subprocess.run(["pkill", "-9", "-f", self.node], check=False, capture_output=True)
+
+
+@pytest.fixture
+def private_rabbitmq(tmp_path_factory: pytest.TempPathFactory) -> Iterator[PrivateRabbitMQ]:
+    """A private RabbitMQ node, started; killed after the test whatever happened."""
+    if not os.path.exists(PrivateRabbitMQ.SERVER):
+        pytest.fail(f"{PrivateRabbitMQ.SERVER} not found: install rabbitmq-server")
+    node = PrivateRabbitMQ(str(tmp_path_factory.mktemp("rabbitmq")))
+    node.start()
+    try:
+        yield node
+    finally:
+        node.kill()
