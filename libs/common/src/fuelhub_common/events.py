@@ -66,7 +66,8 @@ class Source(StrEnum):
 
 
 class _Fact(BaseModel):
-    model_config = ConfigDict(frozen=True, extra="forbid")
+    # Unknown fields are ignored, so adding an optional field is a compatible change (v1).
+    model_config = ConfigDict(frozen=True, extra="ignore")
 
 
 # --- entity states ------------------------------------------------------------------------------

@@ -179,3 +179,54 @@ def private_rabbitmq(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Priva
         yield node
     finally:
         node.kill()
+
+
+class EventSink:
+    """A test subscriber: its own queue bound to an exchange, collecting message bodies.
+
+    Acts as another team would: a durable queue of its own, bound with routing keys.
+    """
+
+    def __init__(self, url: str, exchange: str, routing_keys: tuple[str, ...] = ("#",)) -> None:
+        self.url = url
+        self.exchange = exchange
+        self.routing_keys = routing_keys
+        self.messages: list[tuple[str, str | None, bytes]] = []  # (routing key, id, body)
+        self._connection: object = None
+        self._queue_name = f"test-sink-{uuid.uuid4().hex[:8]}"
+
+    async def __aenter__(self) -> EventSink:
+        import aio_pika
+
+        connection = await aio_pika.connect_robust(self.url)
+        self._connection = connection
+        channel = await connection.channel()
+        exchange = await channel.declare_exchange(
+            self.exchange, aio_pika.ExchangeType.TOPIC, durable=True
+        )
+        queue = await channel.declare_queue(self._queue_name, durable=True)
+        for key in self.routing_keys:
+            await queue.bind(exchange, routing_key=key)
+
+        async def on_message(message: aio_pika.abc.AbstractIncomingMessage) -> None:
+            async with message.process():
+                self.messages.append((message.routing_key or "", message.message_id, message.body))
+
+        await queue.consume(on_message)
+        return self
+
+    async def __aexit__(self, *exc: object) -> None:
+        if self._connection is not None:
+            await self._connection.close()  # type: ignore[attr-defined]
+
+    def bodies(self, routing_key: str) -> list[bytes]:
+        return [body for key, _, body in self.messages if key == routing_key]
+
+    async def wait_for(self, predicate: Callable[[EventSink], bool], seconds: float = 20) -> None:
+        import asyncio
+
+        deadline = asyncio.get_running_loop().time() + seconds
+        while not predicate(self):
+            if asyncio.get_running_loop().time() > deadline:
+                raise AssertionError(f"timed out; got {len(self.messages)} messages")
+            await asyncio.sleep(0.05)

@@ -1,0 +1,58 @@
+"""Helpers for the ingestion tests: an in-process ingestor wired to a real broker."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+
+import httpx
+import orjson
+
+from fuelhub_common.guard import GuardPolicy
+from fuelhub_common.ingestion.fetch import RetryPolicy
+from fuelhub_common.ingestion.service import IngestConfig, IngestionService
+from fuelhub_common.ingestion.source import SourceAdapter
+from fuelhub_common.publishing import declare_event_publishers, make_broker
+from fuelhub_common.topology import declare_topology
+
+
+@asynccontextmanager
+async def ingestor(
+    broker_url: str,
+    adapter: SourceAdapter,
+    url: str,
+    *,
+    max_part_bytes: int = 1024 * 1024,
+    guard: GuardPolicy | None = None,
+    snapshot_every: int = 0,
+) -> AsyncIterator[IngestionService]:
+    broker = make_broker(broker_url, logger=None)
+    publishers = declare_event_publishers(broker)
+    await broker.start()
+    await declare_topology(broker)
+    stop = asyncio.Event()
+    try:
+        async with httpx.AsyncClient(timeout=30) as client:
+            yield IngestionService(
+                adapter=adapter,
+                config=IngestConfig(
+                    url=url,
+                    poll_interval=3600,
+                    retry=RetryPolicy(attempts=2, base_delay=0.05),
+                    guard=guard or GuardPolicy(),
+                    snapshot_every=snapshot_every,
+                    max_part_bytes=max_part_bytes,
+                ),
+                client=client,
+                publishers=publishers,
+                stop=stop,
+            )
+    finally:
+        stop.set()
+        await broker.stop()
+
+
+def changes(bodies: list[bytes]) -> list[dict[str, object]]:
+    """Every entity change in the given change-set messages, in order."""
+    return [c for body in bodies for c in orjson.loads(body)["changes"]]
