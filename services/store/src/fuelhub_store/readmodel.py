@@ -1,0 +1,172 @@
+"""Publishing a transaction's effective changes: outbox rows, read-model documents, NOTIFY.
+
+The caller fills the temporary table ``touched`` (see :func:`create_touched`) with the
+stations it effectively changed; :func:`publish_touched` then, under the feed's advisory lock,
+allocates commit-ordered positions, writes the outbox and rebuilds exactly those stations'
+documents. Documents are built while holding the lock so each build sees every transaction
+committed before it (concurrent appliers of stations and prices cannot overwrite each other's
+document with a stale one).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Final
+
+from psycopg import AsyncConnection
+
+FEED_LOCK_KEY: Final = 73110
+NOTIFY_CHANNEL: Final = "fuelhub_applied"
+# The seed contract's currencies; v1 documents carry only these.
+V1_CURRENCIES: Final = ("RUB", "USD", "EUR", "RSD")
+
+CREATE_TOUCHED = """
+CREATE TEMP TABLE IF NOT EXISTS touched (
+    station_id bigint NOT NULL,
+    kind text NOT NULL,          -- 'station' (catalog) or 'prices' (price list)
+    op text NOT NULL,            -- 'upsert' or 'delete'
+    event_time timestamptz NOT NULL,
+    PRIMARY KEY (station_id, kind)
+) ON COMMIT DROP
+"""
+
+ALLOCATE = """
+CREATE TEMP TABLE new_outbox ON COMMIT DROP AS
+SELECT nextval('store.outbox_seq') AS seq, t.station_id, t.kind, t.op, t.event_time
+FROM (SELECT * FROM touched ORDER BY station_id, kind) AS t
+"""
+
+INSERT_OUTBOX = """
+INSERT INTO store.outbox (seq, kind, entity_id, op, payload, event_time, committed_at)
+SELECT n.seq, n.kind, n.station_id, n.op,
+    CASE
+    WHEN n.kind = 'station' AND n.op = 'delete' THEN
+        jsonb_build_object('id', n.station_id, 'version', s.version)
+    WHEN n.kind = 'station' THEN
+        jsonb_build_object(
+            'id', s.id, 'latitude', trim_scale(s.latitude), 'longitude', trim_scale(s.longitude),
+            'number', s.number, 'address', s.address, 'image_urls', to_jsonb(s.image_urls),
+            'services', to_jsonb(s.services), 'version', s.version)
+    ELSE
+        jsonb_build_object(
+            'station_id', n.station_id, 'version', pl.version,
+            'prices', coalesce(pr.prices, '[]'::jsonb))
+    END,
+    n.event_time, %(ts)s
+FROM new_outbox AS n
+LEFT JOIN store.stations AS s ON n.kind = 'station' AND s.id = n.station_id
+LEFT JOIN store.price_lists AS pl ON n.kind = 'prices' AND pl.station_id = n.station_id
+LEFT JOIN LATERAL (
+    SELECT jsonb_agg(jsonb_build_object(
+               'fuel', f.name, 'fuel_type_id', f.id, 'price', trim_scale(cp.price),
+               'currency', cp.currency) ORDER BY f.id) AS prices
+    FROM store.current_prices AS cp JOIN store.fuel_types AS f ON f.id = cp.fuel_type_id
+    WHERE n.kind = 'prices' AND n.op = 'upsert' AND cp.station_id = n.station_id
+) AS pr ON true
+"""
+
+# Documents are JSON text assembled by concatenation: compact, keys in the seed's order, prices
+# and coordinates rendered from NUMERIC (trim_scale: 54.9, never 54.9000 or 54.900000000001),
+# icons as root-relative paths the API prefixes with its public base URL.
+_ICON = "coalesce(to_json({t}.icon_path)::text, 'null')"
+_NAME = "to_json(coalesce({t}.display_name, {t}.name))::text"
+_FUEL = (
+    """'{"price":' || trim_scale(cp.price)::text || ',"currency":' """
+    """|| to_json(cp.currency::text)::text || ',"fuel_type":{"id":' || f.id || ',"name":' """
+    f"|| {_NAME.format(t='f')} || ',\"icon\":' || {_ICON.format(t='f')} || '}}}}'"
+)
+_FUEL_V2 = (
+    """'{"price":' || trim_scale(cp.price)::text || ',"currency":' """
+    """|| to_json(cp.currency::text)::text || ',"fuel_type":{"id":' || f.id || ',"name":' """
+    f"|| {_NAME.format(t='f')} || ',\"icon\":' || {_ICON.format(t='f')} "
+    """|| '},"updated_at":' || to_json(cp.updated_at)::text || '}'"""
+)
+_SERVICE = (
+    """'{"id":' || sv.id || ',"name":' """
+    f"|| {_NAME.format(t='sv')} || ',\"icon\":' || {_ICON.format(t='sv')} || '}}'"
+)
+_HEAD = (
+    """'{"id":' || s.id || ',"coordinate_x":' || trim_scale(s.latitude)::text """
+    """|| ',"coordinate_y":' || trim_scale(s.longitude)::text || ',"number":' || s.number """
+    """|| ',"address":' || coalesce(to_json(s.address)::text, 'null') """
+    """|| ',"image_urls":' || array_to_json(s.image_urls)::text"""
+)
+
+REBUILD_DOCS = f"""
+INSERT INTO store.station_docs AS d (
+    station_id, seq, deleted, updated_at, latitude, longitude, number,
+    fuel_type_ids, service_ids, doc_v1, doc_v2)
+SELECT s.id, n.seq, s.deleted, %(ts)s,
+    CASE WHEN s.deleted THEN NULL ELSE s.latitude::float8 END,
+    CASE WHEN s.deleted THEN NULL ELSE s.longitude::float8 END,
+    CASE WHEN s.deleted THEN NULL ELSE s.number END,
+    CASE WHEN s.deleted THEN '{{}}' ELSE coalesce(fu.ids, '{{}}') END,
+    CASE WHEN s.deleted THEN '{{}}' ELSE coalesce(se.ids, '{{}}') END,
+    CASE WHEN s.deleted THEN NULL ELSE
+        {_HEAD} || ',"fuels":[' || coalesce(fu.v1, '') || '],"services":['
+        || coalesce(se.json, '') || ']}}' END,
+    CASE WHEN s.deleted THEN NULL ELSE
+        {_HEAD} || ',"fuels":[' || coalesce(fu.v2, '') || '],"services":['
+        || coalesce(se.json, '') || '],"updated_at":' || to_json(%(ts)s::timestamptz)::text
+        || '}}' END
+FROM (
+    SELECT station_id, max(seq) AS seq, bool_or(kind = 'station') AS catalog
+    FROM new_outbox GROUP BY station_id
+) AS n
+JOIN store.stations AS s ON s.id = n.station_id AND (n.catalog OR NOT s.deleted)
+LEFT JOIN LATERAL (
+    SELECT array_agg(f.id ORDER BY f.id) AS ids,
+        string_agg({_FUEL}, ',' ORDER BY f.id)
+            FILTER (WHERE cp.currency IN {V1_CURRENCIES!r}) AS v1,
+        string_agg({_FUEL_V2}, ',' ORDER BY f.id) AS v2
+    FROM store.current_prices AS cp JOIN store.fuel_types AS f ON f.id = cp.fuel_type_id
+    WHERE cp.station_id = s.id AND NOT s.deleted
+) AS fu ON true
+LEFT JOIN LATERAL (
+    SELECT array_agg(sv.id ORDER BY ss.position) AS ids,
+        string_agg({_SERVICE}, ',' ORDER BY ss.position) AS json
+    FROM store.station_services AS ss JOIN store.services AS sv ON sv.id = ss.service_id
+    WHERE ss.station_id = s.id AND NOT s.deleted
+) AS se ON true
+ON CONFLICT (station_id) DO UPDATE SET
+    seq = excluded.seq, deleted = excluded.deleted, updated_at = excluded.updated_at,
+    latitude = excluded.latitude, longitude = excluded.longitude, number = excluded.number,
+    fuel_type_ids = excluded.fuel_type_ids, service_ids = excluded.service_ids,
+    doc_v1 = excluded.doc_v1, doc_v2 = excluded.doc_v2
+"""
+
+
+@dataclass(frozen=True, slots=True)
+class Published:
+    outbox_rows: int
+    max_seq: int | None
+    docs_written: int
+
+
+async def create_touched(conn: AsyncConnection) -> None:
+    await conn.execute(CREATE_TOUCHED)
+
+
+async def publish_touched(conn: AsyncConnection) -> Published:
+    """Write outbox rows and documents for ``touched``; notify listeners. In the caller's tx."""
+    cur = await conn.execute("SELECT count(*) FROM touched")
+    row = await cur.fetchone()
+    if row is None or row[0] == 0:
+        await conn.execute("DROP TABLE touched")
+        return Published(0, None, 0)
+    await conn.execute("SELECT pg_advisory_xact_lock(%s)", (FEED_LOCK_KEY,))
+    cur = await conn.execute("SELECT clock_timestamp()")
+    ts_row = await cur.fetchone()
+    assert ts_row is not None
+    params = {"ts": ts_row[0]}
+    await conn.execute(ALLOCATE)
+    cur = await conn.execute(INSERT_OUTBOX, params)
+    rows = cur.rowcount
+    cur = await conn.execute(REBUILD_DOCS, params)
+    docs = cur.rowcount
+    cur = await conn.execute("SELECT max(seq) FROM new_outbox")
+    max_row = await cur.fetchone()
+    max_seq = int(max_row[0]) if max_row and max_row[0] is not None else None
+    await conn.execute("SELECT pg_notify(%s, %s)", (NOTIFY_CHANNEL, str(max_seq)))
+    await conn.execute("DROP TABLE new_outbox, touched")
+    return Published(rows, max_seq, docs)
