@@ -13,16 +13,16 @@ help:
 	@echo "make bench     run the benchmarks and write docs/benchmarks.md"
 
 $(UV):
-	@command -v uv >/dev/null 2>&1 || python3 -m pip install --quiet --user uv || curl -LsSf https://astral.sh/uv/install.sh | sh
+	@command -v uv >/dev/null 2>&1 || python3 -m pip install --quiet --user uv
 
 setup: $(UV)
 	@$(UV) sync --all-packages --frozen --quiet
 
 check-deps:
-	@$(UV) run --frozen python -m fuelhub_common.preflight
+	@$(UV) run --frozen --no-sync python deploy/dev/preflight.py
 
 run: setup check-deps
-	@$(UV) run --frozen python -m fuelhub_common.devrun
+	@$(UV) run --frozen --no-sync honcho -f deploy/Procfile -d . start
 
 lint: setup
 	$(UV) run --frozen ruff check .
@@ -40,7 +40,7 @@ test-fast: setup
 	$(UV) run --frozen pytest -m "not slow"
 
 asyncapi: setup
-	$(UV) run --frozen python -m fuelhub_common.asyncapi > docs/asyncapi.json
+	$(UV) run --frozen --no-sync python deploy/dev/asyncapi.py > docs/asyncapi.json
 
 bench: setup check-deps
 	$(UV) run --frozen python -m bench
