@@ -56,7 +56,7 @@ class ApplyResult:
     guard_held: int = 0
     guard_mass: bool = False
     stale_snapshot: bool = False
-    published: Published = Published(0, None, 0)
+    published: Published = field(default_factory=lambda: Published(0, None, 0))
 
     @property
     def entities_changed(self) -> int:
@@ -78,6 +78,7 @@ CREATE TEMP TABLE stg_stations (
 """
 STATION_TYPES = ["int8", "text", "timestamptz", "numeric", "numeric", "int4", "text"]
 
+# Built from module constants only (no input): S608 does not apply.
 PLAN_STATIONS = f"""
 CREATE TEMP TABLE plan_stations ON COMMIT DROP AS
 WITH s AS (
@@ -95,7 +96,7 @@ WHERE s.version > coalesce(
     CASE WHEN {_EXEMPT.format(id="s.id")} THEN st.version
     ELSE greatest(st.version, %(watermark)s::timestamptz) END,
     '-infinity')
-"""
+"""  # noqa: S608
 
 UPSERT_STATIONS = """
 INSERT INTO store.stations AS st (
@@ -160,7 +161,7 @@ WHERE l.version > coalesce(
     CASE WHEN {_EXEMPT.format(id="l.station_id")} THEN pl.version
     ELSE greatest(pl.version, %(watermark)s::timestamptz) END,
     '-infinity')
-"""
+"""  # noqa: S608
 
 ENSURE_FUEL_TYPES = """
 INSERT INTO store.fuel_types (name)
@@ -283,7 +284,7 @@ async def _copy(conn: AsyncConnection, table: str, types: list[str], rows: Itera
             await copy.write_row(row)
 
 
-async def _scalar(conn: AsyncConnection, query: str, params: Any = None) -> Any:
+async def _scalar(conn: AsyncConnection, query: str | sql.Composed, params: Any = None) -> Any:
     cur = await conn.execute(query, params)
     row = await cur.fetchone()
     return None if row is None else row[0]
@@ -297,9 +298,8 @@ async def _stage(conn: AsyncConnection, cs: ChangeSet) -> None:
         await conn.execute("ANALYZE stg_stations")
     else:
         await conn.execute(STAGE_PRICES)
-        await _copy(
-            conn, "stg_price_lists", ["int8", "text", "timestamptz"], price_list_rows(cs.price_lists)
-        )
+        list_types = ["int8", "text", "timestamptz"]
+        await _copy(conn, "stg_price_lists", list_types, price_list_rows(cs.price_lists))
         await _copy(
             conn,
             "stg_prices",

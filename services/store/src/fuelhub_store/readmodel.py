@@ -92,6 +92,7 @@ _HEAD = (
     """|| ',"image_urls":' || array_to_json(s.image_urls)::text"""
 )
 
+# Built from module constants only (no input).
 REBUILD_DOCS = f"""
 INSERT INTO store.station_docs AS d (
     station_id, seq, deleted, updated_at, latitude, longitude, number,
@@ -133,7 +134,7 @@ ON CONFLICT (station_id) DO UPDATE SET
     latitude = excluded.latitude, longitude = excluded.longitude, number = excluded.number,
     fuel_type_ids = excluded.fuel_type_ids, service_ids = excluded.service_ids,
     doc_v1 = excluded.doc_v1, doc_v2 = excluded.doc_v2
-"""
+"""  # noqa: S608
 
 
 @dataclass(frozen=True, slots=True)
