@@ -1,0 +1,124 @@
+"""SQL for the v2 station list, built from fixed fragments (never from client text: every
+client value is a bound parameter). One indexed query per page; see docs/api.md for the plans.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+from fuelhub_api.params import StationFilter
+
+_DISTANCE = (
+    "earth_distance(ll_to_earth(%(near_lat)s, %(near_lon)s), ll_to_earth(d.latitude, d.longitude))"
+)
+_TOMBSTONE = """'{"id":' || d.station_id || ',"deleted":true}'"""
+
+
+@dataclass(frozen=True)
+class ResolvedFilter:
+    """A list query whose fuel and service names have been resolved to ids."""
+
+    filter: StationFilter
+    fuel_id: int | None
+    service_ids: tuple[int, ...]
+
+
+def _where(q: ResolvedFilter, params: dict[str, Any]) -> tuple[list[str], str]:
+    f = q.filter
+    where: list[str] = []
+    join = ""
+    if f.updated_since is None:
+        where.append("NOT d.deleted")
+    else:
+        # Approximate sync: tombstones are included so a client learns of removals too.
+        where.append("d.updated_at > %(updated_since)s")
+        params["updated_since"] = f.updated_since
+    if q.fuel_id is not None:
+        params["fuel_id"] = q.fuel_id
+        if f.sort == "price" or f.currency is not None:
+            join = (
+                " JOIN store.current_prices cp ON cp.station_id = d.station_id"
+                " AND cp.fuel_type_id = %(fuel_id)s"
+            )
+            if f.currency is not None:
+                join += " AND cp.currency = %(currency)s"
+                params["currency"] = f.currency
+        where.append("d.fuel_type_ids @> ARRAY[%(fuel_id)s]::integer[]")
+    if q.service_ids:
+        where.append("d.service_ids @> %(service_ids)s::integer[]")
+        params["service_ids"] = list(q.service_ids)
+    if f.bbox is not None:
+        where.append("d.latitude BETWEEN %(min_lat)s AND %(max_lat)s")
+        where.append("d.longitude BETWEEN %(min_lon)s AND %(max_lon)s")
+        params.update(
+            min_lat=f.bbox.min_lat,
+            max_lat=f.bbox.max_lat,
+            min_lon=f.bbox.min_lon,
+            max_lon=f.bbox.max_lon,
+        )
+    if f.near is not None:
+        params.update(near_lat=f.near.lat, near_lon=f.near.lon, radius_m=f.radius_km * 1000.0)
+        # The cube prefilter uses the GiST index; the exact distance trims the box's corners.
+        where.append(
+            "earth_box(ll_to_earth(%(near_lat)s, %(near_lon)s), %(radius_m)s)"
+            " @> ll_to_earth(d.latitude, d.longitude)"
+        )
+        where.append(_DISTANCE + " <= %(radius_m)s")
+    return where, join
+
+
+def station_list_sql(q: ResolvedFilter) -> tuple[str, dict[str, Any]]:
+    """Rows ``(station_id, number, currency, price, distance_m, doc)``, one more than the limit."""
+    f = q.filter
+    params: dict[str, Any] = {"limit": f.limit + 1}
+    where, join = _where(q, params)
+    currency_col = "cp.currency" if join else "NULL::text"
+    price_col = "cp.price" if join else "NULL::numeric"
+    distance_col = _DISTANCE if f.near is not None else "NULL::double precision"
+    doc = "d.doc_v2"
+    if f.near is not None:
+        doc = (
+            "left(d.doc_v2, -1) || ',\"distance_km\":' || "
+            "round((" + _DISTANCE + " / 1000.0)::numeric, 3)::text || '}'"
+        )
+    if f.updated_since is not None:
+        doc = f"CASE WHEN d.deleted THEN {_TOMBSTONE} ELSE {doc} END"
+    a = f.after
+    if f.sort == "price":
+        order = "cp.currency, cp.price, d.station_id"
+        if a is not None:
+            where.append(
+                "(cp.currency, cp.price, d.station_id) > (%(a_cur)s, %(a_price)s, %(a_id)s)"
+            )
+            params.update(a_cur=a.currency, a_price=a.price, a_id=a.station_id)
+    elif f.sort == "distance":
+        order = "distance_m, d.station_id"
+        if a is not None:
+            where.append(f"({_DISTANCE}, d.station_id) > (%(a_dist)s, %(a_id)s)")
+            params.update(a_dist=a.distance, a_id=a.station_id)
+    elif f.sort == "number":
+        order = "d.number, d.station_id"
+        if a is not None:
+            where.append("(d.number, d.station_id) > (%(a_num)s, %(a_id)s)")
+            params.update(a_num=a.number, a_id=a.station_id)
+    else:
+        order = "d.station_id"
+        if a is not None:
+            where.append("d.station_id > %(a_id)s")
+            params["a_id"] = a.station_id
+    # Only constant fragments are joined here; client values are bound parameters.
+    sql = (
+        f"SELECT d.station_id, d.number, {currency_col}, {price_col}, {distance_col} AS distance_m,"  # noqa: S608
+        f" {doc} AS doc FROM store.station_docs d{join} WHERE {' AND '.join(where)}"
+        f" ORDER BY {order} LIMIT %(limit)s"
+    )
+    return sql, params
+
+
+def station_count_sql(q: ResolvedFilter) -> tuple[str, dict[str, Any]]:
+    """How many stations match the filters (the keyset position and limit aside)."""
+    params: dict[str, Any] = {}
+    where, join = _where(q, params)
+    sql = f"SELECT count(*) FROM store.station_docs d{join} WHERE {' AND '.join(where)}"  # noqa: S608
+    return sql, params
