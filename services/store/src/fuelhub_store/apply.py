@@ -249,28 +249,44 @@ _ENTITY = {
     "prices": ("store.price_lists", "station_id", "stg_price_lists", "station_id"),
 }
 
-DELETE_ABSENT_STATIONS = """
-UPDATE store.stations SET deleted = true, version = %(at)s, updated_at = now()
-WHERE id = ANY(%(ids)s) AND NOT deleted;
-DELETE FROM store.station_services WHERE station_id = ANY(%(ids)s);
-INSERT INTO touched (station_id, kind, op, event_time)
-SELECT unnest(%(ids)s::bigint[]), 'station', 'delete', %(at)s
-ON CONFLICT (station_id, kind) DO UPDATE SET op = excluded.op, event_time = excluded.event_time
-"""
-
-DELETE_ABSENT_LISTS = """
-WITH gone AS (
-    DELETE FROM store.current_prices WHERE station_id = ANY(%(ids)s)
-    RETURNING station_id, fuel_type_id
+DELETE_ABSENT_STATIONS = (
+    """
+    UPDATE store.stations SET deleted = true, version = %(at)s, updated_at = now()
+    WHERE id = ANY(%(ids)s) AND NOT deleted
+    """,
+    "DELETE FROM store.station_services WHERE station_id = ANY(%(ids)s)",
+    """
+    INSERT INTO touched (station_id, kind, op, event_time)
+    SELECT unnest(%(ids)s::bigint[]), 'station', 'delete', %(at)s
+    ON CONFLICT (station_id, kind) DO UPDATE SET op = excluded.op, event_time = excluded.event_time
+    """,
 )
-INSERT INTO store.price_history (station_id, fuel_type_id, price, currency, observed_at)
-SELECT station_id, fuel_type_id, NULL, NULL, %(at)s FROM gone;
-UPDATE store.price_lists SET deleted = true, version = %(at)s, updated_at = now()
-WHERE station_id = ANY(%(ids)s) AND NOT deleted;
-INSERT INTO touched (station_id, kind, op, event_time)
-SELECT unnest(%(ids)s::bigint[]), 'prices', 'delete', %(at)s
-ON CONFLICT (station_id, kind) DO UPDATE SET op = excluded.op, event_time = excluded.event_time
-"""
+
+DELETE_ABSENT_LISTS = (
+    """
+    WITH gone AS (
+        DELETE FROM store.current_prices WHERE station_id = ANY(%(ids)s)
+        RETURNING station_id, fuel_type_id
+    )
+    INSERT INTO store.price_history (station_id, fuel_type_id, price, currency, observed_at)
+    SELECT station_id, fuel_type_id, NULL, NULL, %(at)s FROM gone
+    """,
+    """
+    UPDATE store.price_lists SET deleted = true, version = %(at)s, updated_at = now()
+    WHERE station_id = ANY(%(ids)s) AND NOT deleted
+    """,
+    """
+    INSERT INTO touched (station_id, kind, op, event_time)
+    SELECT unnest(%(ids)s::bigint[]), 'prices', 'delete', %(at)s
+    ON CONFLICT (station_id, kind) DO UPDATE SET op = excluded.op, event_time = excluded.event_time
+    """,
+)
+
+
+async def delete_entities(conn: AsyncConnection, kind: Kind, ids: list[int], at: datetime) -> None:
+    """Tombstone ``ids`` as of ``at`` and mark them touched (the caller created ``touched``)."""
+    for statement in DELETE_ABSENT_STATIONS if kind == "stations" else DELETE_ABSENT_LISTS:
+        await conn.execute(statement, {"ids": ids, "at": at})
 
 
 # --- steps --------------------------------------------------------------------------------------
@@ -370,8 +386,7 @@ async def _reconcile(
     )
     delete = sorted(decision.delete)
     if delete:
-        statement = DELETE_ABSENT_STATIONS if cs.kind == "stations" else DELETE_ABSENT_LISTS
-        await conn.execute(statement, {"ids": delete, "at": cs.observed_at})
+        await delete_entities(conn, cs.kind, delete, cs.observed_at)
     held = sorted(decision.counters)
     counts = [decision.counters[k] for k in held]
     await conn.execute(

@@ -13,7 +13,7 @@ from typing import Literal
 
 from psycopg import AsyncConnection, sql
 
-from fuelhub_store.apply import DELETE_ABSENT_LISTS, DELETE_ABSENT_STATIONS, KIND_LOCK_KEYS
+from fuelhub_store.apply import KIND_LOCK_KEYS, delete_entities
 from fuelhub_store.changeset import Kind
 from fuelhub_store.readmodel import Published, create_touched, publish_touched
 
@@ -58,10 +58,8 @@ async def approve_held_deletions(
         cur = await conn.execute(query, (kind, list(entity_ids)))
         rows = await cur.fetchall()
         await create_touched(conn)
-        statement = DELETE_ABSENT_STATIONS if kind == "stations" else DELETE_ABSENT_LISTS
         for at in sorted({r[1] for r in rows}):
-            ids = [int(r[0]) for r in rows if r[1] == at]
-            await conn.execute(statement, {"ids": ids, "at": at})
+            await delete_entities(conn, kind, [int(r[0]) for r in rows if r[1] == at], at)
         approved = [int(r[0]) for r in rows]
         await conn.execute(
             "DELETE FROM store.absences WHERE kind = %s AND entity_id = ANY(%s)",

@@ -1,0 +1,290 @@
+"""Applying change sets to the real Postgres: rules, atomicity, idempotence, guard, parts."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Sequence
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+import pytest
+from fuelhub_common.guard import GuardPolicy
+from fuelhub_store.approvals import (
+    approve_held_deletions,
+    list_held_deletions,
+    update_catalog_entry,
+)
+from fuelhub_store.changeset import ChangeSetPart
+from fuelhub_store.service import Handled, Status, handle
+from fuelhub_store.testing import (
+    change_set,
+    price_list,
+    price_list_deleted,
+    station,
+    station_deleted,
+)
+from psycopg_pool import AsyncConnectionPool
+
+pytestmark = pytest.mark.integration
+
+T0 = datetime(2026, 3, 1, 6, 0, tzinfo=UTC)
+POLICY = GuardPolicy()
+
+
+def t(hours: int) -> datetime:
+    return T0 + timedelta(hours=hours)
+
+
+async def deliver(
+    pool: AsyncConnectionPool, parts: Sequence[ChangeSetPart], **kwargs: Any
+) -> list[Handled]:
+    out = []
+    async with pool.connection() as conn:
+        for part in parts:
+            out.append(await handle(conn, part, part.model_dump_json(), POLICY, **kwargs))
+    return out
+
+
+async def rows(pool: AsyncConnectionPool, query: str, *params: Any) -> list[tuple[Any, ...]]:
+    async with pool.connection() as conn:
+        cur = await conn.execute(query, params or None)
+        return await cur.fetchall()
+
+
+DATA_TABLES = (
+    "stations", "station_services", "services", "fuel_types", "price_lists", "current_prices",
+    "price_history", "station_docs", "outbox", "inbox", "absences", "snapshot_watermarks",
+    "change_set_parts",
+)  # fmt: skip
+
+
+async def dump(pool: AsyncConnectionPool) -> dict[str, list[str]]:
+    """Every row of every store table, as sorted text (for before/after comparisons)."""
+    out = {}
+    for table in DATA_TABLES:
+        got = await rows(pool, f"SELECT t::text FROM store.{table} AS t")
+        out[table] = sorted(r[0] for r in got)
+    return out
+
+
+async def test_first_sync_builds_documents_outbox_and_history(
+    store_pool: AsyncConnectionPool,
+) -> None:
+    await deliver(
+        store_pool,
+        change_set(
+            [
+                station(1, t(0), services=("Мойка", "Пылесос"), image_urls=("https://i/1.jpg",)),
+                station(2, t(0), address=None, services=()),
+            ],
+            t(0),
+            snapshot=True,
+        ),
+    )
+    await deliver(
+        store_pool,
+        change_set(
+            [
+                price_list(1, t(0), [("АИ-95", "54.90", "RUB"), ("ДТ", "61.5", "KZT")]),
+                price_list(7, t(0), [("АИ-95", "100", "RSD")]),
+            ],
+            t(0),
+            prices=True,
+            snapshot=True,
+        ),
+    )
+    docs = dict(await rows(store_pool, "SELECT station_id, doc_v1 FROM store.station_docs"))
+    assert set(docs) == {1, 2}  # station 7 has prices but no catalog entry yet
+    one = json.loads(docs[1])
+    assert list(one) == [
+        "id", "coordinate_x", "coordinate_y", "number", "address", "image_urls", "fuels",
+        "services",
+    ]  # fmt: skip
+    assert one["image_urls"] == ["https://i/1.jpg"]
+    assert [s["name"] for s in one["services"]] == ["Мойка", "Пылесос"]
+    # v1 carries only the seed's currencies; exact decimals, rendered without trailing zeros.
+    assert [(f["fuel_type"]["name"], f["price"], f["currency"]) for f in one["fuels"]] == [
+        ("АИ-95", 54.9, "RUB")
+    ]
+    assert '"price":54.9,' in docs[1]
+    v2 = json.loads((await rows(store_pool, "SELECT doc_v2 FROM store.station_docs "
+                                "WHERE station_id = 1"))[0][0])  # fmt: skip
+    assert {f["currency"] for f in v2["fuels"]} == {"RUB", "KZT"}
+    assert "updated_at" in v2
+    assert all("updated_at" in f for f in v2["fuels"])
+    assert json.loads(docs[2])["address"] is None
+    # The outbox has one row per effective change, seq strictly increasing.
+    outbox = await rows(
+        store_pool, "SELECT seq, kind, entity_id, op FROM store.outbox ORDER BY seq"
+    )
+    assert [(k, e, o) for _, k, e, o in outbox] == [
+        ("station", 1, "upsert"), ("station", 2, "upsert"),
+        ("prices", 1, "upsert"), ("prices", 7, "upsert"),
+    ]  # fmt: skip
+    seqs = dict(await rows(store_pool, "SELECT station_id, seq FROM store.station_docs"))
+    assert seqs == {1: 3, 2: 2}
+    history = await rows(store_pool, "SELECT count(*) FROM store.price_history")
+    assert history == [(3,)]
+
+    # The station of the orphan prices arrives: its document shows them.
+    await deliver(store_pool, change_set([station(7, t(1))], t(1)))
+    seven = await rows(store_pool, "SELECT doc_v1 FROM store.station_docs WHERE station_id = 7")
+    assert json.loads(seven[0][0])["fuels"][0]["price"] == 100
+
+
+async def test_no_change_snapshot_writes_no_data_row(store_pool: AsyncConnectionPool) -> None:
+    stations = [station(i, t(0), services=("Мойка",)) for i in range(1, 51)]
+    lists = [price_list(i, t(0), [("АИ-95", f"5{i % 10}.1", "RUB")]) for i in range(1, 51)]
+    await deliver(store_pool, change_set(stations, t(0), snapshot=True))
+    await deliver(store_pool, change_set(lists, t(0), prices=True, snapshot=True))
+    before = await dump(store_pool)
+
+    same_stations = [station(i, t(5), services=("Мойка",)) for i in range(1, 51)]
+    same_lists = [price_list(i, t(5), [("АИ-95", f"5{i % 10}.1", "RUB")]) for i in range(1, 51)]
+    results = await deliver(store_pool, change_set(same_stations, t(5), snapshot=True))
+    results += await deliver(store_pool, change_set(same_lists, t(5), prices=True, snapshot=True))
+    assert [r.result.entities_changed for r in results if r.result] == [0, 0]
+    after = await dump(store_pool)
+    for table in DATA_TABLES:
+        if table in ("inbox", "snapshot_watermarks"):  # bookkeeping only
+            continue
+        assert after[table] == before[table], table
+
+
+async def test_redelivery_is_a_no_op(store_pool: AsyncConnectionPool) -> None:
+    parts = change_set([price_list(1, t(0), [("АИ-95", "50", "RUB")])], t(0), prices=True)
+    first = await deliver(store_pool, parts)
+    before = await dump(store_pool)
+    again = await deliver(store_pool, parts)
+    assert [h.status for h in first] == [Status.APPLIED]
+    assert [h.status for h in again] == [Status.DUPLICATE]
+    assert await dump(store_pool) == before
+
+
+@pytest.mark.parametrize("step", ["staged", "entities", "reconciled", "published"])
+async def test_failure_mid_apply_leaves_nothing(store_pool: AsyncConnectionPool, step: str) -> None:
+    await deliver(store_pool, change_set([station(1, t(0)), station(2, t(0))], t(0), snapshot=True))
+    before = await dump(store_pool)
+
+    async def explode(name: str) -> None:
+        if name == step:
+            raise RuntimeError(f"injected failure after {name}")
+
+    # Station 2 is absent from the snapshot: every step (upsert, guard, read model) has work.
+    parts = change_set([station(1, t(1), address="new"), station(3, t(1))], t(1), snapshot=True)
+    with pytest.raises(RuntimeError, match="injected"):
+        await deliver(store_pool, parts, checkpoint=explode)
+    assert await dump(store_pool) == before
+    # The same message then applies normally (its id did not stay in the inbox).
+    assert [h.status for h in await deliver(store_pool, parts)] == [Status.APPLIED]
+
+
+async def test_versions_newer_wins_and_tombstones_hold(store_pool: AsyncConnectionPool) -> None:
+    await deliver(store_pool, change_set([station(1, t(2), address="two")], t(2)))
+    await deliver(store_pool, change_set([station(1, t(1), address="one")], t(1)))  # late, older
+    assert await rows(store_pool, "SELECT address FROM store.stations") == [("two",)]
+    await deliver(store_pool, change_set([station_deleted(1, t(3))], t(3)))
+    # A late upsert older than the tombstone does not bring the station back.
+    await deliver(store_pool, change_set([station(1, t(2))], t(2)))
+    got = await rows(store_pool, "SELECT deleted, doc_v1 IS NULL FROM store.station_docs")
+    assert got == [(True, True)]
+    outbox = await rows(store_pool, "SELECT kind, op FROM store.outbox ORDER BY seq")
+    assert outbox == [("station", "upsert"), ("station", "delete")]
+
+
+async def test_price_changes_and_removals_make_history(store_pool: AsyncConnectionPool) -> None:
+    await deliver(store_pool, change_set([station(1, t(0))], t(0)))
+    lists = [
+        price_list(1, t(0), [("АИ-95", "50", "RUB"), ("АИ-98", "60", "RUB")]),
+        price_list(1, t(1), [("АИ-95", "51", "RUB"), ("АИ-98", "60", "RUB")]),
+        price_list(1, t(2), [("АИ-95", "51", "RUB")]),
+    ]
+    for change in lists:
+        await deliver(store_pool, change_set([change], change.version, prices=True))
+    await deliver(store_pool, change_set([price_list_deleted(1, t(3))], t(3), prices=True))
+    history = await rows(
+        store_pool,
+        "SELECT f.name, h.price::text, h.observed_at FROM store.price_history h"
+        " JOIN store.fuel_types f ON f.id = h.fuel_type_id ORDER BY h.id",
+    )
+    assert history == [
+        ("АИ-95", "50.0000", t(0)), ("АИ-98", "60.0000", t(0)),
+        ("АИ-95", "51.0000", t(1)),
+        ("АИ-98", None, t(2)),
+        ("АИ-95", None, t(3)),
+    ]  # fmt: skip
+    doc = await rows(store_pool, "SELECT doc_v1, fuel_type_ids FROM store.station_docs")
+    assert json.loads(doc[0][0])["fuels"] == []
+    assert doc[0][1] == []
+
+
+async def test_parts_apply_once_the_last_arrives(store_pool: AsyncConnectionPool) -> None:
+    parts = change_set([station(i, t(0)) for i in range(1, 10)], t(0), parts=3, snapshot=True)
+    statuses = [h.status for h in await deliver(store_pool, [parts[2], parts[0], parts[2]])]
+    assert statuses == [Status.STAGED, Status.STAGED, Status.DUPLICATE]
+    assert await rows(store_pool, "SELECT count(*) FROM store.stations") == [(0,)]
+    assert [h.status for h in await deliver(store_pool, [parts[1]])] == [Status.APPLIED]
+    assert await rows(store_pool, "SELECT count(*) FROM store.stations") == [(9,)]
+    assert await rows(store_pool, "SELECT count(*) FROM store.change_set_parts") == [(0,)]
+    assert [h.status for h in await deliver(store_pool, parts)] == [Status.DUPLICATE] * 3
+
+
+async def test_guard_holds_mass_absence_until_confirmed_or_approved(
+    store_pool: AsyncConnectionPool,
+) -> None:
+    ids = range(1, 11)
+    await deliver(store_pool, change_set([station(i, t(0)) for i in ids], t(0), snapshot=True))
+    # One station gone (10%: ordinary churn): deleted at once.
+    await deliver(store_pool, change_set([station(i, t(1)) for i in ids if i != 10], t(1),
+                                         snapshot=True))  # fmt: skip
+    alive = await rows(store_pool, "SELECT id FROM store.stations WHERE NOT deleted ORDER BY id")
+    assert [r[0] for r in alive] == list(range(1, 10))
+    # Five of nine gone (mass): held, not deleted.
+    for hour in (2, 3):
+        await deliver(store_pool, change_set([station(i, t(hour)) for i in range(1, 5)], t(hour),
+                                             snapshot=True))  # fmt: skip
+        alive = await rows(store_pool, "SELECT count(*) FROM store.stations WHERE NOT deleted")
+        assert alive == [(9,)]
+    async with store_pool.connection() as conn:
+        held = await list_held_deletions(conn)
+        assert {(h.entity_id, h.count) for h in held} == {(i, 2) for i in range(5, 10)}
+        # A person approves two of them: deleted now, the others stay held.
+        assert await approve_held_deletions(
+            conn, kind="stations", entity_ids=[5, 6], approved_by="admin@test"
+        ) == 2  # fmt: skip
+    deleted = await rows(store_pool, "SELECT station_id FROM store.station_docs WHERE deleted")
+    assert sorted(r[0] for r in deleted) == [5, 6, 10]
+    # The third consecutive absence confirms the rest.
+    await deliver(store_pool, change_set([station(i, t(4)) for i in range(1, 5)], t(4),
+                                         snapshot=True))  # fmt: skip
+    alive = await rows(store_pool, "SELECT id FROM store.stations WHERE NOT deleted ORDER BY id")
+    assert [r[0] for r in alive] == [1, 2, 3, 4]
+    assert await rows(store_pool, "SELECT count(*) FROM store.absences") == [(0,)]
+
+
+async def test_kept_ids_are_neither_updated_nor_deleted(store_pool: AsyncConnectionPool) -> None:
+    await deliver(store_pool, change_set([station(i, t(0)) for i in (1, 2)], t(0), snapshot=True))
+    # Station 2's record was rejected upstream: the snapshot lists it as kept.
+    await deliver(store_pool, change_set([station(1, t(1))], t(1), snapshot=True, kept_ids=[2]))
+    assert await rows(store_pool, "SELECT count(*) FROM store.stations WHERE NOT deleted") == [(2,)]
+    # A delta older than the snapshot but newer than station 2's state still applies to it.
+    await deliver(store_pool, change_set([station(2, t(0) + timedelta(minutes=30),
+                                                  address="fixed")], t(0)))  # fmt: skip
+    assert await rows(store_pool, "SELECT address FROM store.stations WHERE id = 2") == [("fixed",)]
+
+
+async def test_catalog_icon_rewrites_documents(store_pool: AsyncConnectionPool) -> None:
+    await deliver(store_pool, change_set([station(1, t(0), services=("Мойка",))], t(0)))
+    await deliver(store_pool, change_set([price_list(1, t(0), [("АИ-95", "50", "RUB")])], t(0),
+                                         prices=True))  # fmt: skip
+    (seq_before,) = (await rows(store_pool, "SELECT seq FROM store.station_docs"))[0]
+    async with store_pool.connection() as conn:
+        fuel_id = (await (await conn.execute("SELECT id FROM store.fuel_types")).fetchone())[0]  # type: ignore[index]
+        published = await update_catalog_entry(
+            conn, catalog="fuel_types", entry_id=fuel_id, display_name="AI-95",
+            icon_path="/media/icons/abc-128.png",
+        )  # fmt: skip
+    assert published.docs_written == 1
+    doc, seq = (await rows(store_pool, "SELECT doc_v1, seq FROM store.station_docs"))[0]
+    assert '"fuel_type":{"id":1,"name":"AI-95","icon":"/media/icons/abc-128.png"}' in doc
+    assert seq > seq_before
