@@ -22,7 +22,7 @@ class Settings(BaseServiceSettings):
     database_url: str = Field(
         default=DEFAULT_DATABASE_URL,
         pattern=r"^postgres(ql)?://",
-        validation_alias=AliasChoices("DATABASE_URL", "API_DATABASE_URL"),
+        validation_alias=AliasChoices("API_DATABASE_URL", "DATABASE_URL"),
         description="Postgres holding the store's read model (schema `store`).",
     )
     auth_issuer: str = Field(default="http://127.0.0.1:8000", min_length=1)
