@@ -20,7 +20,6 @@ from authlib.oauth2.rfc6749.errors import (
     InvalidScopeError,
     OAuth2Error,
     UnsupportedGrantTypeError,
-    UnsupportedTokenTypeError,
 )
 from fastapi import APIRouter, Request
 from fastapi.responses import JSONResponse, Response
@@ -192,7 +191,13 @@ async def oauth_revoke(request: Request, tokens: TokensDep) -> Response:
         try:
             await tokens.revoke(token)
         except svc.UnsupportedTokenTypeError:
-            raise UnsupportedTokenTypeError("Access tokens expire on their own.") from None
+            # authlib's UnsupportedTokenTypeError is its resource server's 401; RFC 7009 §2.2.1
+            # wants the RFC 6749 §5.2 form, a 400.
+            raise OAuth2Error(
+                "Access tokens expire on their own.",
+                error="unsupported_token_type",
+                status_code=400,
+            ) from None
     except OAuth2Error as error:
         return _error(error)
     return Response(status_code=200, headers=NO_STORE)

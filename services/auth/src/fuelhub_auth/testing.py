@@ -12,6 +12,7 @@ import httpx
 import pytest
 from asgi_lifespan import LifespanManager
 from fastapi import FastAPI
+from fuelhub_common.tokens import TokenVerifier
 
 from fuelhub_auth import accounts
 from fuelhub_auth.container import Container
@@ -73,6 +74,15 @@ class AuthHarness:
     async def login(self, username: str, password: str, **kwargs: Any) -> httpx.Response:
         return await self.client.post(
             "/api/v1/token/", json={"username": username, "password": password}, **kwargs
+        )
+
+    def verifier(self) -> TokenVerifier:
+        """A TokenVerifier (as the API uses it) reading this app's JWKS in-process."""
+        return TokenVerifier(
+            jwks_url="http://auth.test/.well-known/jwks.json",
+            issuer=self.settings.auth_issuer,
+            audience=self.settings.auth_audience,
+            http_client=self.client,
         )
 
     async def admin_token(self) -> str:
