@@ -32,9 +32,11 @@ async def demo(auth: AuthHarness) -> AuthHarness:
 async def test_chain_then_reuse_of_the_first_revokes_the_newest(demo: AuthHarness) -> None:
     r1 = await login(demo)
     status, r2 = await refresh(demo, r1)
-    assert status == 200 and r2
+    assert status == 200
+    assert r2
     status, r3 = await refresh(demo, r2)
-    assert status == 200 and r3
+    assert status == 200
+    assert r3
     assert (await refresh(demo, r1))[0] == 401  # R2 was used: R1 is now stolen goods
     assert (await refresh(demo, r3))[0] == 401  # ... and the whole family is gone
 
@@ -46,7 +48,8 @@ async def test_a_client_that_only_ever_uses_its_first_token_keeps_working(
     for _ in range(10):
         status, rotated = await refresh(demo, r1)
         assert status == 200
-        assert rotated and rotated != r1  # offered, and ignored by the old client
+        assert rotated
+        assert rotated != r1
 
 
 async def test_retrying_a_token_whose_successor_was_never_used_is_fine(
@@ -57,9 +60,11 @@ async def test_retrying_a_token_whose_successor_was_never_used_is_fine(
     _, r2 = await refresh(demo, r1)
     assert r2
     status, r3_lost = await refresh(demo, r2)
-    assert status == 200 and r3_lost
+    assert status == 200
+    assert r3_lost
     status, r3 = await refresh(demo, r2)
-    assert status == 200 and r3
+    assert status == 200
+    assert r3
     assert (await refresh(demo, r3))[0] == 200
 
 
