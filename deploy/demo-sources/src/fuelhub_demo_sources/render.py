@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import hashlib
 from collections.abc import Callable, Iterable, Mapping
-from dataclasses import dataclass
 from decimal import Decimal
 from typing import Any, Generic, TypeVar
 
@@ -38,11 +37,17 @@ def fuel_price_item(price: FuelPrice) -> Record:
     return {"name": price.name, "price": price.price, "currency": price.currency}
 
 
-@dataclass(frozen=True, slots=True)
 class RawToken:
     """Text written into the JSON as is, e.g. ``NaN``, which no JSON encoder will produce."""
 
-    text: str
+    # Deliberately not a dataclass: orjson would serialise a dataclass as an object.
+    __slots__ = ("text",)
+
+    def __init__(self, text: str) -> None:
+        self.text = text
+
+    def __repr__(self) -> str:
+        return f"RawToken({self.text!r})"
 
 
 def decimal_text(value: Decimal) -> str:

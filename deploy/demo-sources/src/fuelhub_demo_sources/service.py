@@ -175,7 +175,10 @@ class DemoService:
         if error is not None:
             return error
         if faults.body is not None or faults.malformed is not None:
-            return self._faulty(endpoint, faults)
+            reply = self._faulty(endpoint, faults)
+            # Tells a test what this very response carried (also in GET /_control/state).
+            reply.headers["X-Demo-Faults"] = self.last_faults[endpoint].header()
+            return reply
         self.last_faults[endpoint] = ServedFaults()
         rendered = self.rendered(endpoint)
         if not self.conditional:
