@@ -63,9 +63,10 @@ def create_app(
 
     @contextlib.asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        # Keys first: a prod start without keys must fail before touching the database.
+        container = build_container(settings, metrics=metrics, clock=clock)
         if settings.auth_migrate_on_start:
             await anyio.to_thread.run_sync(migrate.upgrade, settings.sqlalchemy_url)
-        container = build_container(settings, metrics=metrics, clock=clock)
         app.state.container = container
         pruner = asyncio.create_task(_prune_forever(container))
         log.info(
