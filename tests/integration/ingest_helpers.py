@@ -26,6 +26,7 @@ async def ingestor(
     max_part_bytes: int = 1024 * 1024,
     guard: GuardPolicy | None = None,
     snapshot_every: int = 0,
+    max_body_bytes: int = 128 * 1024 * 1024,
 ) -> AsyncIterator[IngestionService]:
     broker = make_broker(broker_url, logger=None)
     publishers = declare_event_publishers(broker)
@@ -43,6 +44,7 @@ async def ingestor(
                     guard=guard or GuardPolicy(),
                     snapshot_every=snapshot_every,
                     max_part_bytes=max_part_bytes,
+                    max_body_bytes=max_body_bytes,
                 ),
                 client=client,
                 publishers=publishers,
