@@ -262,25 +262,38 @@ def object_body(pieces: list[bytes]) -> bytes:
     return b'{"status":"ok","items":' + join_array(pieces) + b"}"
 
 
-def huge_body(template: Record, size_bytes: int, chunk_bytes: int = 1 << 16) -> Iterator[bytes]:
-    """A valid JSON array of about ``size_bytes`` bytes, made chunk by chunk as it is sent.
+@dataclass(frozen=True, slots=True)
+class HugeBody:
+    """A valid JSON array of at least ``size_bytes`` bytes, made chunk by chunk as it is sent.
 
     Copies of ``template`` with increasing ids, so only a size cap can tell it from a real body.
+    Every record has the same length (ids have ten digits), so the exact length is known without
+    producing the body.
     """
-    rest = dumps({k: v for k, v in template.items() if k != "id"} or {"x": 0})[1:]
-    sent = 1
-    next_id = 1_000_000_000
-    yield b"["
-    first = True
-    while sent < size_bytes:
-        parts: list[bytes] = []
-        size = 0
-        while size < chunk_bytes and sent + size < size_bytes:
-            piece = (b"{" if first else b",{") + b'"id":%d,' % next_id + rest
-            first = False
-            next_id += 1
-            parts.append(piece)
-            size += len(piece)
-        sent += size
-        yield b"".join(parts)
-    yield b"]"
+
+    template: Record
+    size_bytes: int
+    chunk_bytes: int = 1 << 16
+
+    def _rest(self) -> bytes:
+        return dumps({k: v for k, v in self.template.items() if k != "id"} or {"x": 0})[1:]
+
+    def _count(self) -> int:
+        # Records needed so that "[" + records reaches size_bytes; every one costs the same.
+        record = len(b',{"id":1000000000,' + self._rest())
+        return max(0, -(-(self.size_bytes - 1) // record))
+
+    def __len__(self) -> int:
+        count = self._count()
+        return 2 + count * len(b',{"id":1000000000,' + self._rest()) - (1 if count else 0)
+
+    def __iter__(self) -> Iterator[bytes]:
+        rest = self._rest()
+        per_chunk = max(1, self.chunk_bytes // (len(rest) + 18))
+        first_id, count = 1_000_000_000, self._count()
+        yield b"["
+        for start in range(0, count, per_chunk):
+            ids = range(first_id + start, first_id + min(count, start + per_chunk))
+            chunk = b",".join(b'{"id":%d,' % i + rest for i in ids)
+            yield chunk if start == 0 else b"," + chunk
+        yield b"]"

@@ -18,11 +18,11 @@ from .faults import (
     BodyKind,
     Endpoint,
     ErrorFault,
+    HugeBody,
     MalformedFault,
     ServedFaults,
     corrupt_pieces,
     drop_share,
-    huge_body,
     object_body,
 )
 from .model import DemoState, PriceList, Station
@@ -264,10 +264,9 @@ class DemoService:
         if body_fault is not None and body_fault.kind is BodyKind.HUGE:
             size = int(body_fault.size_mb * 1_000_000)
             template = self.record(endpoint, ids[0]) if ids else {"id": 0}
-            headers = {}
-            if body_fault.declare_length:
-                headers["Content-Length"] = str(_huge_length(template, size))
-            return Reply(200, headers=headers, body=huge_body(template, size))
+            huge = HugeBody(template, size)
+            headers = {"Content-Length": str(len(huge))} if body_fault.declare_length else {}
+            return Reply(200, headers=headers, body=iter(huge))
         if body_fault is not None and body_fault.kind is BodyKind.TRUNCATED:
             ids, pieces, served.dropped = drop_share(
                 ids, pieces, body_fault.drop, random.Random(seed + ":drop")
@@ -321,10 +320,6 @@ class DemoService:
                 for e, f in self.last_faults.items()
             },
         }
-
-
-def _huge_length(template: Record, size: int) -> int:
-    return sum(len(chunk) for chunk in huge_body(template, size))
 
 
 def _fields(obj: object) -> dict[str, Any] | None:

@@ -11,12 +11,12 @@ from typing import Any
 import pytest
 from fuelhub_demo_sources.faults import (
     KINDS_FOR,
+    HugeBody,
     MalformedFault,
     MalformedKind,
     corrupt,
     corrupt_pieces,
     drop_share,
-    huge_body,
     pick,
 )
 from fuelhub_demo_sources.model import FuelPrice, Station
@@ -131,8 +131,17 @@ def test_demo_drop_share_keeps_order_and_the_stated_share() -> None:
     assert kept == [b"%d" % i for i in kept_ids]
 
 
+@pytest.mark.parametrize("size", [0, 1, 2, 100, 2_000_000])
+def test_demo_huge_body_length_is_exact(size: int) -> None:
+    huge = HugeBody(STATION, size, chunk_bytes=50_000)
+    body = b"".join(huge)
+    assert len(body) == len(huge)
+    assert len(body) >= size
+    assert json.loads(body) == [] or len(body) - size < 300
+
+
 def test_demo_huge_body_is_valid_json_of_the_stated_size_in_small_chunks() -> None:
-    chunks = list(huge_body(STATION, 2_000_000, chunk_bytes=50_000))
+    chunks = list(HugeBody(STATION, 2_000_000, chunk_bytes=50_000))
     assert max(len(c) for c in chunks) < 51_000
     body = b"".join(chunks)
     assert 2_000_000 <= len(body) < 2_002_000
