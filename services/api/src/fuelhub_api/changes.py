@@ -30,7 +30,7 @@ MAX_STATIONS = 1000
 
 
 def sse_event(row: repo.FeedRow) -> bytes:
-    """One SSE frame; the JSON text is one line (json_build_object never emits newlines)."""
+    """One SSE frame; the JSON text is one line (row_to_json escapes newlines in strings)."""
     data = row.data.replace(b"\n", b" ")
     return b"id: %s\nevent: %s\ndata: %s\n\n" % (
         SyncCursor(row.seq).text().encode(),

@@ -28,7 +28,7 @@ def _session_options(settings: Settings) -> str:
     # The API only reads: refuse writes at the session level too, and bound every statement.
     return (
         f"-c statement_timeout={settings.api_statement_timeout_ms}"
-        " -c default_transaction_read_only=on -c search_path=store,public"
+        " -c default_transaction_read_only=on -c search_path=store,public -c timezone=UTC"
     )
 
 

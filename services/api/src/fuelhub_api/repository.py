@@ -22,6 +22,7 @@ from fuelhub_api.queries import ResolvedFilter, station_count_sql, station_list_
 Conn = AsyncConnection[Any]
 
 _VERSION = "(SELECT coalesce(max(seq), 0) FROM store.outbox)"
+_MAX_BIGINT = 2**63 - 1
 
 
 class _RawTextLoader(Loader):
@@ -134,7 +135,12 @@ async def fetch_delta(conn: Conn, since: SyncCursor, limit: int) -> tuple[int, l
             " FROM store.station_docs d WHERE d.seq >= %(seq)s AND d.seq <= v.upto"
             " AND (d.seq > %(seq)s OR d.station_id > %(sid)s)"
             " ORDER BY d.seq, d.station_id LIMIT %(limit)s) r ON true",
-            {"seq": since.seq, "sid": since.station_id, "limit": limit + 1},
+            {
+                "seq": since.seq,
+                # A cursor without a station means every change at ``seq`` is done.
+                "sid": since.station_id or _MAX_BIGINT,
+                "limit": limit + 1,
+            },
         )
         rows = await cur.fetchall()
     upto = int(rows[0][0])
@@ -198,10 +204,10 @@ async def fetch_price_history(
         await cur.execute(
             "SELECT EXISTS (SELECT 1 FROM store.station_docs WHERE station_id = %(sid)s),"  # noqa: S608
             " r.observed_at, r.fuel_type_id, r.doc FROM (SELECT 1) one LEFT JOIN LATERAL ("
-            " SELECT h.observed_at, h.fuel_type_id, json_build_object("
-            "'fuel_type_id', h.fuel_type_id, 'fuel_type', coalesce(ft.display_name, ft.name),"
-            " 'price', trim_scale(h.price), 'currency', h.currency, 'observed_at', h.observed_at,"
-            " 'recorded_at', h.recorded_at)::text AS doc FROM store.price_history h"
+            " SELECT h.observed_at, h.fuel_type_id, row_to_json((SELECT x FROM (SELECT"
+            " h.fuel_type_id, coalesce(ft.display_name, ft.name) AS fuel_type,"
+            " trim_scale(h.price) AS price, h.currency::text AS currency, h.observed_at,"
+            " h.recorded_at) x))::text AS doc FROM store.price_history h"
             " LEFT JOIN store.fuel_types ft ON ft.id = h.fuel_type_id"
             f" WHERE {' AND '.join(where)} ORDER BY h.observed_at, h.fuel_type_id"
             " LIMIT %(limit)s) r ON true",
@@ -246,9 +252,9 @@ async def fetch_feed(
         )
     async with _raw_cursor(conn) as cur:
         await cur.execute(
-            "SELECT o.seq, o.kind, o.entity_id, o.op, json_build_object('seq', o.seq,"  # noqa: S608
-            " 'kind', o.kind, 'id', o.entity_id, 'op', o.op, 'event_time', o.event_time,"
-            " 'committed_at', o.committed_at, 'payload', o.payload)::text"
+            "SELECT o.seq, o.kind, o.entity_id, o.op, row_to_json((SELECT x FROM (SELECT"  # noqa: S608
+            " o.seq, o.kind, o.entity_id AS id, o.op, o.event_time, o.committed_at,"
+            " o.payload) x))::text"
             f" FROM store.outbox o{join} WHERE {' AND '.join(where)} ORDER BY o.seq"
             " LIMIT %(limit)s",
             params,
