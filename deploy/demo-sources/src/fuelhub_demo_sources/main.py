@@ -11,6 +11,8 @@ from pydantic import ValidationError
 from .app import create_app
 from .settings import DemoSettings
 
+log = logging.getLogger("fuelhub_demo_sources")
+
 
 def load_settings() -> DemoSettings:
     """Settings from the environment, or exit with one clear line per bad value."""
@@ -30,6 +32,8 @@ def main() -> None:
     logging.basicConfig(
         level=settings.log_level.upper(), format="%(levelname)s %(name)s %(message)s"
     )
+    # Building 100,000 stations takes a while; say why the port is not open yet.
+    log.info("building %d stations (seed %d)", max(4, settings.stations), settings.seed)
     app = create_app(settings)
     uvicorn.run(app, host=settings.host, port=settings.port, log_level=settings.log_level)
 
