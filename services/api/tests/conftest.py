@@ -44,3 +44,24 @@ async def api(api_db_url: str, signer: Signer, token: str) -> AsyncIterator[Api]
                 transport=transport, base_url="http://testserver"
             ) as client:
                 yield Api(app, client, token, api_db_url)
+
+
+@pytest.fixture
+async def served(api: Api) -> AsyncIterator[str]:
+    """The same app served over real HTTP on a free loopback port (for streaming)."""
+    import asyncio
+
+    import uvicorn
+
+    config = uvicorn.Config(api.app, host="127.0.0.1", port=0, log_config=None, lifespan="off")
+    server = uvicorn.Server(config)
+    task = asyncio.create_task(server._serve())
+    while not server.started:
+        if task.done():
+            await task
+        await asyncio.sleep(0.01)
+    port = server.servers[0].sockets[0].getsockname()[1]
+    yield f"http://127.0.0.1:{port}"
+    server.should_exit = True
+    server.force_exit = True
+    await task
