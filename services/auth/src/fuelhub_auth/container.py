@@ -32,6 +32,7 @@ def make_hasher(settings: AuthSettings, metrics: AuthMetrics | None = None) -> H
         time_cost=settings.auth_argon2_time_cost,
         memory_kib=settings.auth_argon2_memory_kib,
         parallelism=settings.auth_argon2_parallelism,
+        max_concurrent=settings.auth_max_concurrent_hashes,
         on_compute=(lambda op: counter.labels(operation=op).inc()) if counter else lambda op: None,
     )
 

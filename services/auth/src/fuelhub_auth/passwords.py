@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
+import anyio
 import anyio.to_thread
 from pwdlib import PasswordHash
 from pwdlib.hashers.argon2 import Argon2Hasher
@@ -18,12 +19,16 @@ class Hasher:
         time_cost: int,
         memory_kib: int,
         parallelism: int,
+        max_concurrent: int = 4,
         on_compute: Callable[[str], None] = lambda operation: None,
     ) -> None:
         self._hash = PasswordHash(
             (Argon2Hasher(time_cost=time_cost, memory_cost=memory_kib, parallelism=parallelism),)
         )
         self._on_compute = on_compute
+        # Each hash holds ~19 MiB and a core for tens of ms: a flood of logins from many
+        # addresses queues here instead of exhausting memory and the thread pool.
+        self._limiter = anyio.CapacityLimiter(max_concurrent)
         # Verified when the account does not exist, so an unknown name costs the same time
         # as a wrong password (no user enumeration by timing).
         self._dummy = self._hash.hash("fuelhub-dummy-password")
@@ -33,7 +38,7 @@ class Hasher:
         return self._hash.hash(secret)
 
     async def hash(self, secret: str) -> str:
-        return await anyio.to_thread.run_sync(self.hash_sync, secret)
+        return await anyio.to_thread.run_sync(self.hash_sync, secret, limiter=self._limiter)
 
     async def verify(self, secret: str, hashed: str | None) -> tuple[bool, str | None]:
         """``(valid, new_hash)``; ``new_hash`` is set when the parameters changed since
@@ -49,4 +54,4 @@ class Hasher:
             except Exception:  # an unreadable stored hash is a failed login, not a 500
                 return False, None
 
-        return await anyio.to_thread.run_sync(work)
+        return await anyio.to_thread.run_sync(work, limiter=self._limiter)

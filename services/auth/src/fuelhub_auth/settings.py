@@ -42,6 +42,7 @@ class AuthSettings(BaseServiceSettings):
     auth_argon2_time_cost: int = Field(default=2, ge=1, le=10)
     auth_argon2_memory_kib: int = Field(default=19456, ge=8, le=1024 * 1024)
     auth_argon2_parallelism: int = Field(default=1, ge=1, le=16)
+    auth_max_concurrent_hashes: int = Field(default=4, ge=1, le=64)
     auth_login_max_failures_per_username: int = Field(default=5, ge=1)
     auth_login_max_failures_per_address: int = Field(default=30, ge=1)
     auth_login_failure_window_seconds: int = Field(default=300, ge=1, le=86400)
