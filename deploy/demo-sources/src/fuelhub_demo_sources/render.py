@@ -92,17 +92,22 @@ class PieceCache(Generic[T]):
     def refresh(self, source: Mapping[int, T], dirty: set[int]) -> None:
         """Bring the pieces up to date with ``source``, given the ids changed since last time."""
         if self._pieces is None:
-            self._pieces = {i: dumps(self._to_record(i, v)) for i, v in source.items()}
+            self._pieces = {i: self._render(i, v) for i, v in source.items()}
         else:
             for i in dirty:
                 value = source.get(i)
                 if value is None:
                     self._pieces.pop(i, None)
                 else:
-                    self._pieces[i] = dumps(self._to_record(i, value))
+                    self._pieces[i] = self._render(i, value)
         if dirty or not self._order:
             self._order = sorted(self._pieces)
         dirty.clear()
+
+    def _render(self, station_id: int, value: T) -> bytes:
+        # orjson returns bytes inside a ~4 KiB allocation; kept 100,000 times that is 400 MB.
+        # A copy of exactly the right size keeps the cache at the size of the body.
+        return memoryview(dumps(self._to_record(station_id, value))).tobytes()
 
     @property
     def ids(self) -> list[int]:
