@@ -98,6 +98,13 @@ class BodySizeLimit:
         await send({"type": "http.response.body", "body": body})
 
 
+def _clean(name: str, value: str | None) -> str | None:
+    # Postgres text cannot hold NUL; refuse it here rather than fail in the database.
+    if value is not None and "\x00" in value:
+        raise BadBodyError(400, f"'{name}' must not contain NUL characters.")
+    return value
+
+
 def media_type(request: Request) -> str:
     return request.headers.get("content-type", "").split(";", 1)[0].strip().lower()
 
@@ -123,7 +130,7 @@ async def read_fields(
         for name, value in document.items():
             if value is not None and not isinstance(value, str):
                 raise BadBodyError(400, f"'{name}' must be a string.")
-            fields[name] = value
+            fields[name] = _clean(name, value)
         return fields
     if kind in FORM_TYPES:
         # Starlette answers a malformed multipart body with a 400 itself.
@@ -136,7 +143,7 @@ async def read_fields(
             value = values[-1]
             if isinstance(value, UploadFile):
                 raise BadBodyError(400, f"'{name}' must be a plain field, not a file.")
-            result[name] = value
+            result[name] = _clean(name, value)
         return result
     shown = kind or "(none)"
     raise BadBodyError(415, f'Unsupported media type "{shown}" in request.')

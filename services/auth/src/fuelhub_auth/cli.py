@@ -7,6 +7,7 @@ same code as the accounts API.
 from __future__ import annotations
 
 import asyncio
+import re
 from collections.abc import Awaitable, Callable
 from typing import Annotated, TypeVar
 
@@ -28,7 +29,7 @@ from fuelhub_auth.keys import (
     write_key,
 )
 from fuelhub_auth.passwords import Hasher
-from fuelhub_auth.schemas import KNOWN_SCOPES
+from fuelhub_auth.schemas import CLIENT_ID_PATTERN, KNOWN_SCOPES, USERNAME_PATTERN
 from fuelhub_auth.settings import AuthSettings
 
 T = TypeVar("T")
@@ -139,6 +140,8 @@ def create_user(
 ) -> None:
     """Create a user (default scope stations:read)."""
     scopes = _scopes(scope)
+    if not re.fullmatch(USERNAME_PATTERN, username):
+        _fail("username: 1-150 letters, digits and @.+-_ only")
     secret = password or accounts.generate_secret()
     if len(secret) < 8:
         _fail("password must have at least 8 characters")
@@ -203,6 +206,8 @@ def create_client(
 ) -> None:
     """Create an OAuth client; its secret is printed once."""
     scopes = _scopes(scope)
+    if client_id is not None and not re.fullmatch(CLIENT_ID_PATTERN, client_id):
+        _fail("client id: 3-100 letters, digits and ._- only")
 
     async def work(session: AsyncSession, hasher: Hasher) -> tuple[str, str]:
         client, secret = await accounts.create_client(

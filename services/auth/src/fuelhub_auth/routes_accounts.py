@@ -6,11 +6,13 @@ from __future__ import annotations
 import logging
 from typing import Annotated
 
-from fastapi import APIRouter, HTTPException, Query
+from fastapi import APIRouter, HTTPException, Path, Query
 
 from fuelhub_auth import accounts
 from fuelhub_auth.deps import AdminDep, HasherDep, SessionDep
 from fuelhub_auth.schemas import (
+    CLIENT_ID_PATTERN,
+    USERNAME_PATTERN,
     ClientCreate,
     ClientOut,
     ClientWithSecret,
@@ -33,6 +35,8 @@ router = APIRouter(
 )
 
 Limit = Annotated[int, Query(ge=1, le=500)]
+UsernamePath = Annotated[str, Path(pattern=USERNAME_PATTERN)]
+ClientIdPath = Annotated[str, Path(pattern=CLIENT_ID_PATTERN)]
 Offset = Annotated[int, Query(ge=0, le=1_000_000)]
 
 
@@ -53,7 +57,7 @@ async def list_users(
 
 
 @router.get("/users/{username}", response_model=UserOut)
-async def get_user(_: AdminDep, session: SessionDep, username: str) -> UserOut:
+async def get_user(_: AdminDep, session: SessionDep, username: UsernamePath) -> UserOut:
     user = await accounts.find_user(session, username)
     if user is None:
         raise _not_found("user")
@@ -83,7 +87,7 @@ async def create_user(
 
 
 async def _set_user_enabled(
-    admin: AdminDep, session: SessionDep, username: str, enabled: bool
+    admin: AdminDep, session: SessionDep, username: UsernamePath, enabled: bool
 ) -> UserOut:
     try:
         user = await accounts.set_user_enabled(session, username, enabled)
@@ -99,12 +103,12 @@ async def _set_user_enabled(
     description="The user can no longer log in or refresh; their refresh tokens are revoked. "
     "Access tokens already issued stay valid until they expire (AUTH_ACCESS_TTL_SECONDS).",
 )
-async def disable_user(admin: AdminDep, session: SessionDep, username: str) -> UserOut:
+async def disable_user(admin: AdminDep, session: SessionDep, username: UsernamePath) -> UserOut:
     return await _set_user_enabled(admin, session, username, False)
 
 
 @router.post("/users/{username}/enable", response_model=UserOut)
-async def enable_user(admin: AdminDep, session: SessionDep, username: str) -> UserOut:
+async def enable_user(admin: AdminDep, session: SessionDep, username: UsernamePath) -> UserOut:
     return await _set_user_enabled(admin, session, username, True)
 
 
@@ -115,7 +119,11 @@ async def enable_user(admin: AdminDep, session: SessionDep, username: str) -> Us
     "user's refresh tokens.",
 )
 async def reset_password(
-    admin: AdminDep, session: SessionDep, hasher: HasherDep, username: str, body: PasswordReset
+    admin: AdminDep,
+    session: SessionDep,
+    hasher: HasherDep,
+    username: UsernamePath,
+    body: PasswordReset,
 ) -> PasswordSet:
     password = body.password or accounts.generate_secret()
     try:
@@ -135,7 +143,7 @@ async def list_clients(
 
 
 @router.get("/clients/{client_id}", response_model=ClientOut)
-async def get_client(_: AdminDep, session: SessionDep, client_id: str) -> ClientOut:
+async def get_client(_: AdminDep, session: SessionDep, client_id: ClientIdPath) -> ClientOut:
     client = await accounts.find_client(session, client_id)
     if client is None:
         raise _not_found("client")
@@ -162,7 +170,7 @@ async def create_client(
 
 
 async def _set_client_enabled(
-    admin: AdminDep, session: SessionDep, client_id: str, enabled: bool
+    admin: AdminDep, session: SessionDep, client_id: ClientIdPath, enabled: bool
 ) -> ClientOut:
     try:
         client = await accounts.set_client_enabled(session, client_id, enabled)
@@ -173,12 +181,14 @@ async def _set_client_enabled(
 
 
 @router.post("/clients/{client_id}/disable", response_model=ClientOut)
-async def disable_client(admin: AdminDep, session: SessionDep, client_id: str) -> ClientOut:
+async def disable_client(
+    admin: AdminDep, session: SessionDep, client_id: ClientIdPath
+) -> ClientOut:
     return await _set_client_enabled(admin, session, client_id, False)
 
 
 @router.post("/clients/{client_id}/enable", response_model=ClientOut)
-async def enable_client(admin: AdminDep, session: SessionDep, client_id: str) -> ClientOut:
+async def enable_client(admin: AdminDep, session: SessionDep, client_id: ClientIdPath) -> ClientOut:
     return await _set_client_enabled(admin, session, client_id, True)
 
 
@@ -189,7 +199,7 @@ async def enable_client(admin: AdminDep, session: SessionDep, client_id: str) ->
     "working at once.",
 )
 async def rotate_client_secret(
-    admin: AdminDep, session: SessionDep, hasher: HasherDep, client_id: str
+    admin: AdminDep, session: SessionDep, hasher: HasherDep, client_id: ClientIdPath
 ) -> ClientWithSecret:
     try:
         client, secret = await accounts.rotate_client_secret(session, hasher, client_id)

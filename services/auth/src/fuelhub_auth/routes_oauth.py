@@ -69,7 +69,7 @@ def _basic_credentials(request: Request) -> tuple[str, str] | None:
     except (binascii.Error, UnicodeDecodeError):
         raise InvalidRequestError("Malformed HTTP Basic credentials.") from None
     client_id, sep, secret = decoded.partition(":")
-    if not sep:
+    if not sep or "\x00" in decoded:
         raise InvalidRequestError("Malformed HTTP Basic credentials.")
     return unquote_plus(client_id), unquote_plus(secret)
 

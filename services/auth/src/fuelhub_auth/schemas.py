@@ -11,10 +11,10 @@ from pydantic import BaseModel, ConfigDict, Field, StringConstraints
 KNOWN_SCOPES = frozenset({SCOPE_STATIONS_READ, SCOPE_ADMIN})
 
 # Django's username rule, so accounts of the original system can be recreated as they were.
-Username = Annotated[
-    str, StringConstraints(pattern=r"^[\w.@+-]{1,150}$", min_length=1, max_length=150)
-]
-ClientId = Annotated[str, StringConstraints(pattern=r"^[A-Za-z0-9._-]{3,100}$")]
+USERNAME_PATTERN = r"^[\w.@+-]{1,150}$"
+CLIENT_ID_PATTERN = r"^[A-Za-z0-9._-]{3,100}$"
+Username = Annotated[str, StringConstraints(pattern=USERNAME_PATTERN, min_length=1, max_length=150)]
+ClientId = Annotated[str, StringConstraints(pattern=CLIENT_ID_PATTERN)]
 Password = Annotated[str, StringConstraints(min_length=8, max_length=1024)]
 Scope = Annotated[str, StringConstraints(pattern=r"^(stations:read|admin)$")]
 

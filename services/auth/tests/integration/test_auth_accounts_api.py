@@ -115,3 +115,18 @@ async def test_pagination_bounds(auth: AuthHarness, admin: dict[str, str]) -> No
     assert (await auth.client.get("/accounts/users?limit=1", headers=admin)).json()[0][
         "username"
     ] == "root"
+
+
+async def test_bad_path_parameters_are_422(auth: AuthHarness, admin: dict[str, str]) -> None:
+    for path in (
+        "/accounts/users/a%00b",
+        "/accounts/users/a%20b/disable",
+        "/accounts/clients/x/secret",
+        "/accounts/clients/a%00bc",
+    ):
+        response = (
+            await auth.client.get(path, headers=admin)
+            if path.count("/") == 3
+            else (await auth.client.post(path, headers=admin))
+        )
+        assert response.status_code == 422, path

@@ -114,7 +114,8 @@ async def test_malformed_requests(auth: AuthHarness, secret: str) -> None:
     )
     assert repeated.status_code == 400
     assert repeated.json()["error"] == "invalid_request"
-    for header in ("Basic !!!", "Basic " + base64.b64encode(b"no-colon").decode(), "Bearer x"):
+    nul = "Basic " + base64.b64encode(b"partner-svc\x00:x").decode()
+    for header in (nul, "Basic !!!", "Basic " + base64.b64encode(b"no-colon").decode(), "Bearer x"):
         response = await auth.client.post(
             "/oauth/token", data=GRANT, headers={"Authorization": header}
         )

@@ -121,6 +121,23 @@ async def test_malformed_login_requests_get_clear_4xx(
     assert fragment in response.json()["detail"]
 
 
+@pytest.mark.parametrize(
+    "kwargs",
+    [
+        {"json": {"username": "a\u0000b", "password": "x"}},
+        {"data": {"username": "demo", "password": "p\x00"}},
+        {"files": {"username": (None, "a\x00"), "password": (None, "x")}},
+    ],
+)
+async def test_nul_characters_are_a_400_not_a_database_error(
+    auth: AuthHarness,
+    kwargs: dict,  # type: ignore[type-arg]
+) -> None:
+    response = await auth.client.post("/api/v1/token/", **kwargs)
+    assert response.status_code == 400
+    assert "NUL" in response.json()["detail"]
+
+
 async def test_missing_refresh_field_and_garbage_refresh(auth: AuthHarness) -> None:
     response = await auth.client.post("/api/v1/token/refresh/", json={})
     assert response.status_code == 400
