@@ -5,7 +5,7 @@ from __future__ import annotations
 import math
 import random
 from collections.abc import Mapping
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 from datetime import datetime
 from decimal import Decimal
 from typing import Literal
@@ -134,11 +134,11 @@ def _change_catalog(state: DemoState, rng: random.Random, now: datetime) -> Chan
     station = state.stations[_random_key(state.stations, rng)]
     fresh = generate_station(rng, station.id)
     if rng.random() < 0.5:
-        changed = replace(station, address=fresh.address)
+        changed = station._replace(address=fresh.address)
     else:
-        changed = replace(station, services=generate_services(rng))
+        changed = station._replace(services=generate_services(rng))
     if changed == station:
-        changed = replace(station, address=(station.address or "") + " (новый адрес)")
+        changed = station._replace(address=(station.address or "") + " (новый адрес)")
     state.put_station(changed, now)
     return Change("station_changed", station.id)
 
