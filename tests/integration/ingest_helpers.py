@@ -8,7 +8,6 @@ from contextlib import asynccontextmanager
 
 import httpx
 import orjson
-
 from fuelhub_common.guard import GuardPolicy
 from fuelhub_common.ingestion.fetch import RetryPolicy
 from fuelhub_common.ingestion.service import IngestConfig, IngestionService
@@ -27,6 +26,7 @@ async def ingestor(
     guard: GuardPolicy | None = None,
     snapshot_every: int = 0,
     max_body_bytes: int = 128 * 1024 * 1024,
+    publish_timeout: float = 30.0,
 ) -> AsyncIterator[IngestionService]:
     broker = make_broker(broker_url, logger=None)
     publishers = declare_event_publishers(broker)
@@ -45,6 +45,7 @@ async def ingestor(
                     snapshot_every=snapshot_every,
                     max_part_bytes=max_part_bytes,
                     max_body_bytes=max_body_bytes,
+                    publish_timeout=publish_timeout,
                 ),
                 client=client,
                 publishers=publishers,

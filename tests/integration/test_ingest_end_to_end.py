@@ -7,7 +7,6 @@ from typing import Any
 import httpx
 import orjson
 import pytest
-
 from fuelhub_common.events import PollCompleted, PricesChanged, StationsChanged
 from fuelhub_common.ingestion import metrics
 from fuelhub_common.testing import EventSink

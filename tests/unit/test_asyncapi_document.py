@@ -8,7 +8,8 @@ ROOT = Path(__file__).parents[2]
 
 def test_committed_asyncapi_is_current() -> None:
     spec = importlib.util.spec_from_file_location("asyncapi_gen", ROOT / "deploy/dev/asyncapi.py")
-    assert spec is not None and spec.loader is not None
+    assert spec is not None
+    assert spec.loader is not None
     module = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(module)
     committed = (ROOT / "docs/asyncapi.json").read_text(encoding="utf-8")

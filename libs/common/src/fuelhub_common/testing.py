@@ -10,6 +10,7 @@ import contextlib
 import os
 import shutil
 import subprocess
+import time
 import uuid
 from collections.abc import Callable, Iterator
 from urllib.parse import quote, urlsplit, urlunsplit
@@ -135,13 +136,21 @@ class PrivateRabbitMQ:
         self._process = subprocess.Popen(
             [self.SERVER], env=self._env(), stdout=log, stderr=subprocess.STDOUT, cwd=self.base
         )
-        subprocess.run(
-            [self.CTL, "-n", self.node, "await_startup", "--timeout", str(int(timeout))],
-            env=self._env(),
-            check=True,
-            capture_output=True,
-            timeout=timeout + 10,
-        )
+        # await_startup fails at once while the node is not yet reachable: ask until it answers.
+        deadline = time.monotonic() + timeout
+        while True:
+            done = subprocess.run(
+                [self.CTL, "-n", self.node, "await_startup", "--timeout", "30"],
+                env=self._env(),
+                capture_output=True,
+                timeout=60,
+                check=False,
+            )
+            if done.returncode == 0:
+                return
+            if self._process.poll() is not None or time.monotonic() > deadline:
+                raise RuntimeError(f"private RabbitMQ did not start: {done.stderr.decode()[-500:]}")
+            time.sleep(0.5)
 
     def stop(self) -> None:
         if self._process is None:
@@ -153,19 +162,26 @@ class PrivateRabbitMQ:
             timeout=60,
             check=False,
         )
-        try:
+        with contextlib.suppress(subprocess.TimeoutExpired):
             self._process.wait(timeout=30)
-        except subprocess.TimeoutExpired:
-            self._process.kill()
-            self._process.wait()
-        self._process = None
+        self.kill()
 
     def kill(self) -> None:
         if self._process is not None:
             self._process.kill()
             self._process.wait()
             self._process = None
-        subprocess.run(["pkill", "-9", "-f", self.node], check=False, capture_output=True)
+        # The server script starts the Erlang VM as a child: kill it by its home directory.
+        subprocess.run(
+            ["pkill", "-9", "-f", f"beam.smp.*-home {self.base} "], check=False, capture_output=True
+        )
+        for _ in range(100):
+            probe = subprocess.run(
+                ["pgrep", "-f", f"beam.smp.*-home {self.base} "], check=False, capture_output=True
+            )
+            if probe.returncode != 0:
+                break
+            time.sleep(0.05)
 
 
 @pytest.fixture

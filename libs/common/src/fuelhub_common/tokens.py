@@ -123,6 +123,21 @@ def read_header(token: str) -> dict[str, Any]:
     return header
 
 
+def check_header(
+    header: dict[str, Any], expected_type: str, algorithms: Sequence[str]
+) -> tuple[str, str]:
+    """``(alg, kid)`` of a header that may be verified at all; raises otherwise. Run before
+    any key lookup, so a token that can never pass does not trigger a JWKS fetch."""
+    alg, kid, typ = header.get("alg"), header.get("kid"), header.get("typ")
+    if not isinstance(alg, str) or alg not in algorithms or alg not in _KEY_TYPES:
+        raise InvalidTokenError("bad_algorithm")
+    if typ != expected_type:
+        raise InvalidTokenError("wrong_type")
+    if not isinstance(kid, str) or not kid:
+        raise InvalidTokenError("unknown_key")
+    return alg, kid
+
+
 def _key_fits(key: Any, alg: str) -> bool:
     kty, curves = _KEY_TYPES[alg]
     if key.key_type != kty:
@@ -154,14 +169,7 @@ def validate_token(
     now: Callable[[], float] = time.time,
 ) -> TokenClaims:
     """Verify ``token`` against ``keys`` (see the module docstring for the checks)."""
-    header = read_header(token)
-    alg, kid, typ = header.get("alg"), header.get("kid"), header.get("typ")
-    if not isinstance(alg, str) or alg not in algorithms or alg not in _KEY_TYPES:
-        raise InvalidTokenError("bad_algorithm")
-    if typ != expected_type:
-        raise InvalidTokenError("wrong_type")
-    if not isinstance(kid, str) or not kid:
-        raise InvalidTokenError("unknown_key")
+    alg, kid = check_header(read_header(token), expected_type, algorithms)
     key = find_key(keys, kid, alg)
     if key is None:
         raise InvalidTokenError("unknown_key")
@@ -204,7 +212,7 @@ def validate_token(
     client_id = claims.get("client_id")
     if client_id is not None and not isinstance(client_id, str):
         raise InvalidTokenError("malformed")
-    return TokenClaims(token_type=typ, kid=kid, claims=claims)
+    return TokenClaims(token_type=expected_type, kid=kid, claims=claims)
 
 
 def access_claims(verified: TokenClaims) -> AccessClaims:
@@ -288,8 +296,8 @@ class TokenVerifier:
 
     async def verify_access(self, token: str, *, required_scope: str | None = None) -> AccessClaims:
         """Verify an access token; raise :class:`InvalidTokenError` if it must be refused."""
-        header = read_header(token)
-        keys = await self._keys_for(header.get("kid"))
+        _, kid = check_header(read_header(token), ACCESS_TOKEN_TYPE, self._algorithms)
+        keys = await self._keys_for(kid)
         verified = validate_token(
             token,
             keys=keys,
@@ -307,13 +315,13 @@ class TokenVerifier:
         if self._own_client:
             await self._http.aclose()
 
-    async def _keys_for(self, kid: object) -> KeySet:
+    async def _keys_for(self, kid: str) -> KeySet:
         now = self._clock()
         if self._keys is None:
             await self._refresh()
         elif self._fetched_at is not None and now - self._fetched_at >= self._cache_seconds:
             await self._refresh()  # stale: try, but keep the old keys on failure
-        elif isinstance(kid, str) and kid and not any(k.kid == kid for k in self._keys):
+        elif not any(k.kid == kid for k in self._keys):
             await self._refresh()  # a new key may have been rotated in
         if self._keys is None:
             raise KeysUnavailableError()

@@ -338,3 +338,19 @@ def test_validate_token_with_a_local_key_set(key: OKPKey) -> None:
     )
     assert verified.kid == "k1"
     assert verified.claims["sub"] == "demo"
+
+
+async def test_hopeless_tokens_do_not_trigger_a_fetch(
+    make_verifier: Callable[..., TokenVerifier], auth: FakeAuth, key: OKPKey, clock: Clock
+) -> None:
+    verifier = make_verifier()
+    await verifier.verify_access(mint(key))
+    clock.now += 60
+    stranger = new_key("other")
+    for token in (mint(stranger, typ="refresh+jwt"), mint(stranger, alg="EdDSA", typ="JWT")):
+        with pytest.raises(InvalidTokenError):
+            await verifier.verify_access(token)
+    header = b64(json.dumps({"alg": "HS256", "kid": "zzz", "typ": "at+jwt"}).encode())
+    with pytest.raises(InvalidTokenError):
+        await verifier.verify_access(f"{header}.e30.e30")
+    assert auth.fetches == 1

@@ -54,6 +54,8 @@ class IngestConfig:
     guard: GuardPolicy = field(default_factory=GuardPolicy)
     snapshot_every: int = 0
     max_part_bytes: int = DEFAULT_MAX_PART_BYTES
+    publish_timeout: float = 30.0
+    """Seconds to wait for one confirm before the attempt counts as failed and is retried."""
 
 
 class IngestionService:
@@ -78,7 +80,7 @@ class IngestionService:
         self.tracker = ChangeTracker(config.guard, snapshot_every=config.snapshot_every)
         self.validators = Validators()
         self.phase = Phase.IDLE
-        self._publisher = ConfirmedPublisher(stop)
+        self._publisher = ConfirmedPublisher(stop, attempt_timeout=config.publish_timeout)
         self._source = adapter.source.value
 
     async def run(self) -> None:

@@ -32,6 +32,9 @@ class BaseIngestSettings(BaseServiceSettings):
         le=8 * 1024 * 1024,
         description="Change sets are split into parts of at most this many bytes.",
     )
+    event_publish_timeout: float = Field(
+        default=30.0, gt=0, le=600, description="Seconds to wait for a confirm before retrying."
+    )
     fuel_aliases_file: Path | None = Field(
         default=None, description="JSON object of extra fuel-name aliases (name -> canonical)."
     )
