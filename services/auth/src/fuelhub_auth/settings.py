@@ -64,6 +64,15 @@ class AuthSettings(BaseServiceSettings):
                 raise ValueError(f"not an IP network: {part!r}") from None
         return value
 
+    @field_validator("auth_issuer")
+    @classmethod
+    def _issuer_without_trailing_slash(cls, value: str) -> str:
+        # The issuer is compared byte for byte by every verifier, and endpoint URLs are built
+        # by appending paths to it: one canonical spelling, without the trailing slash.
+        if value.endswith("/"):
+            raise ValueError("must not end with '/'")
+        return value
+
     @model_validator(mode="after")
     def _prod_rules(self) -> AuthSettings:
         if self.auth_profile == "prod" and self.auth_dev_admin_password is not None:

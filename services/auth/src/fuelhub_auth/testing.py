@@ -3,6 +3,7 @@ database per test and the app in-process. Not used at run time."""
 
 from __future__ import annotations
 
+import time
 from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass
 from pathlib import Path
@@ -26,13 +27,10 @@ class Clock:
     """Wall clock the tests can move forward."""
 
     def __init__(self) -> None:
-        import time
-
         self.offset = 0.0
-        self._time = time.time
 
     def __call__(self) -> float:
-        return self._time() + self.offset
+        return time.time() + self.offset
 
 
 @dataclass

@@ -52,6 +52,8 @@ def test_settings_from_environment(monkeypatch: pytest.MonkeyPatch) -> None:
         {"auth_profile": "prod", "auth_dev_admin_password": "x"},
         {"auth_access_ttl_seconds": 0},
         {"database_url": "mysql://x"},
+        {"auth_issuer": "http://127.0.0.1:8000/"},
+        {"auth_issuer": "ftp://x"},
     ],
 )
 def test_bad_settings_are_refused(values: dict) -> None:  # type: ignore[type-arg]
