@@ -29,7 +29,7 @@ class Services:
     connect: Any
 
 
-def get_services(request: Request) -> Services:
+async def get_services(request: Request) -> Services:
     services: Services = request.app.state.services
     return services
 
@@ -45,7 +45,7 @@ async def require_reader(request: Request, services: ServicesDep) -> AccessClaim
 ReaderClaims = Annotated[AccessClaims, Depends(require_reader)]
 
 
-def read_request(request: Request, services: ServicesDep) -> ReadRequest:
+async def read_request(request: Request, services: ServicesDep) -> ReadRequest:
     settings = services.settings
     client = request.client
     base = public_base(
