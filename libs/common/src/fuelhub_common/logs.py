@@ -13,7 +13,20 @@ import orjson
 # Set around the handling of one change set, so every line logged meanwhile carries its id.
 event_id_var: ContextVar[str | None] = ContextVar("event_id", default=None)
 
-_RESERVED = frozenset(logging.makeLogRecord({}).__dict__) | {"message", "asctime"}
+# uvicorn adds an ANSI-coloured copy of its message; it is noise in a log pipeline.
+_RESERVED = frozenset(logging.makeLogRecord({}).__dict__) | {"message", "asctime", "color_message"}
+
+
+def _extras(record: logging.LogRecord) -> dict[str, Any]:
+    fields = {
+        key: value
+        for key, value in record.__dict__.items()
+        if key not in _RESERVED and not key.startswith("_")
+    }
+    event_id = event_id_var.get()
+    if event_id is not None:
+        fields.setdefault("event_id", event_id)
+    return fields
 
 
 class JsonFormatter(logging.Formatter):
@@ -31,15 +44,23 @@ class JsonFormatter(logging.Formatter):
             "logger": record.name,
             "message": record.getMessage(),
         }
-        event_id = event_id_var.get()
-        if event_id is not None:
-            payload["event_id"] = event_id
-        for key, value in record.__dict__.items():
-            if key not in _RESERVED and not key.startswith("_"):
-                payload[key] = value
+        payload.update(_extras(record))
         if record.exc_info:
             payload["exc"] = self.formatException(record.exc_info)
         return orjson.dumps(payload, default=str).decode()
+
+
+class TextFormatter(logging.Formatter):
+    """A human-readable line for local runs; extra fields follow as ``key=value``."""
+
+    def __init__(self, service: str) -> None:
+        super().__init__("%(asctime)s %(levelname)-7s %(name)s: %(message)s")
+        self.service = service
+
+    def format(self, record: logging.LogRecord) -> str:
+        line = super().format(record)
+        extras = " ".join(f"{k}={v}" for k, v in _extras(record).items())
+        return f"{line} {extras}" if extras else line
 
 
 def configure_logging(service: str, *, level: str = "INFO", fmt: str = "json") -> None:
@@ -48,9 +69,7 @@ def configure_logging(service: str, *, level: str = "INFO", fmt: str = "json") -
     if fmt == "json":
         handler.setFormatter(JsonFormatter(service))
     else:
-        handler.setFormatter(
-            logging.Formatter(f"%(asctime)s {service} %(levelname)s %(name)s: %(message)s")
-        )
+        handler.setFormatter(TextFormatter(service))
     root = logging.getLogger()
     root.handlers[:] = [handler]
     root.setLevel(level)
