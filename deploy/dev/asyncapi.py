@@ -10,8 +10,11 @@ import json
 import sys
 
 from faststream.specification import AsyncAPI
-
-from fuelhub_common.publishing import declare_event_publishers, make_broker
+from fuelhub_common.publishing import (
+    declare_applied_publishers,
+    declare_event_publishers,
+    make_broker,
+)
 from fuelhub_common.settings import DEFAULT_BROKER_URL
 
 DESCRIPTION = """\
@@ -25,6 +28,10 @@ hold, and duplicates or reordering are harmless. A change set may be split into 
 `change_set_id`; apply it once all `parts` have arrived. Messages are persistent, their AMQP
 `message_id` equals `event_id` and is stable across re-deliveries.
 
+**Applied feed** (exchange `fuelhub.applied`, topic): what the store committed —
+de-duplicated, guard-checked, in commit order (`seq`; AMQP `message_id` `applied-<seq>`):
+`stations.applied.v1`, `prices.applied.v1`. This is the feed most subscribers want.
+
 Bind your own durable queue to the exchange with the routing keys you need; see
 docs/events.md for the schema-evolution policy.
 """
@@ -33,6 +40,7 @@ docs/events.md for the schema-evolution policy.
 def build() -> AsyncAPI:
     broker = make_broker(DEFAULT_BROKER_URL, description="RabbitMQ (AMQP 0-9-1)")
     declare_event_publishers(broker)
+    declare_applied_publishers(broker)
     return AsyncAPI(
         broker,
         title="fuelhub events",

@@ -11,7 +11,9 @@ DATABASE_URL = os.environ.get("DATABASE_URL", "postgresql://postgres@127.0.0.1:5
 BROKER_URL = os.environ.get("BROKER_URL", "amqp://guest:guest@127.0.0.1:5672/")
 
 HOW_TO_START = {
-    "PostgreSQL": "start it: pg_ctlcluster --skip-systemctl-redirect $(ls /etc/postgresql) main start",
+    "PostgreSQL": (
+        "start it: pg_ctlcluster --skip-systemctl-redirect $(ls /etc/postgresql) main start"
+    ),
     "RabbitMQ": "start it: rabbitmq-server -detached",
 }
 
@@ -19,7 +21,9 @@ HOW_TO_START = {
 def reachable(url: str, default_port: int) -> bool:
     parts = urlsplit(url)
     try:
-        with socket.create_connection((parts.hostname or "127.0.0.1", parts.port or default_port), 2):
+        with socket.create_connection(
+            (parts.hostname or "127.0.0.1", parts.port or default_port), 2
+        ):
             return True
     except OSError:
         return False

@@ -224,3 +224,66 @@ def part_event_id(change_set_id: UUID, part: int) -> UUID:
 
 def utcnow() -> datetime:
     return datetime.now(UTC)
+
+
+# --- the store's applied-change feed (exchange fuelhub.applied) ---------------------------------
+
+
+class AppliedStationState(_Fact):
+    """A station as the store now holds it (services by name, as in the raw feed)."""
+
+    id: StationId
+    latitude: Decimal
+    longitude: Decimal
+    number: int
+    address: str | None
+    image_urls: tuple[str, ...] = ()
+    services: tuple[str, ...] = ()
+    version: UtcDatetime
+
+
+class AppliedDeletion(_Fact):
+    id: StationId
+    version: UtcDatetime | None = None
+
+
+class AppliedPrice(_Fact):
+    fuel: str
+    fuel_type_id: int
+    price: Decimal
+    currency: CurrencyCode
+
+
+class AppliedPriceList(_Fact):
+    """A station's whole current price list (empty when its list was removed)."""
+
+    station_id: StationId
+    version: UtcDatetime | None = None
+    prices: tuple[AppliedPrice, ...] = ()
+
+
+class _Applied(_Fact):
+    schema_version: Literal["1"] = SCHEMA_VERSION
+    seq: Annotated[int, Field(ge=1)] = Field(
+        description="Position in the store's commit-ordered feed; AMQP message_id 'applied-<seq>'."
+    )
+    entity_id: StationId
+    op: Literal["upsert", "delete"]
+    event_time: UtcDatetime = Field(description="When the change was observed at the source.")
+    committed_at: UtcDatetime = Field(description="When the store committed it.")
+
+
+class StationApplied(_Applied):
+    """A station the store created, changed or removed (after de-duplication and the guard)."""
+
+    type: Literal["station.applied"] = "station.applied"
+    kind: Literal["station"] = "station"
+    payload: AppliedStationState | AppliedDeletion
+
+
+class PricesApplied(_Applied):
+    """A station's price list as the store now holds it."""
+
+    type: Literal["prices.applied"] = "prices.applied"
+    kind: Literal["prices"] = "prices"
+    payload: AppliedPriceList

@@ -21,16 +21,21 @@ from faststream.rabbit.schemas import Channel
 
 from fuelhub_common.events import (
     PollCompleted,
+    PricesApplied,
     PricesChanged,
     Source,
+    StationApplied,
     StationsChanged,
     part_event_id,
     utcnow,
 )
 from fuelhub_common.topology import (
+    APPLIED_EXCHANGE,
     EVENTS_EXCHANGE,
     RK_POLL_COMPLETED,
+    RK_PRICES_APPLIED,
     RK_PRICES_CHANGED,
+    RK_STATIONS_APPLIED,
     RK_STATIONS_CHANGED,
 )
 
@@ -96,6 +101,41 @@ def declare_event_publishers(broker: RabbitBroker) -> EventPublishers:
             title="poll.completed.v1",
             description="One poll of an upstream and its outcome (status page, alerts, guard).",
             schema=PollCompleted,
+            content_type="application/json",
+            **common,  # type: ignore[arg-type]
+        ),
+    )
+
+
+@dataclass(frozen=True, slots=True)
+class AppliedPublishers:
+    """The declared publishers of the store's applied-change feed."""
+
+    stations: RabbitPublisher
+    prices: RabbitPublisher
+
+
+def declare_applied_publishers(broker: RabbitBroker) -> AppliedPublishers:
+    """Register the applied-feed publishers on ``broker`` (persistent; no queue required)."""
+    common = {"exchange": APPLIED_EXCHANGE, "persist": True, "mandatory": False}
+    return AppliedPublishers(
+        stations=broker.publisher(
+            routing_key=RK_STATIONS_APPLIED,
+            title="stations.applied.v1",
+            description=(
+                "A station the store created, changed or removed, in commit order (seq). "
+                "The de-duplicated, guard-checked truth: subscribe here rather than to the raw "
+                "feed. Catch up from the outbox by seq (docs/store.md)."
+            ),
+            schema=StationApplied,
+            content_type="application/json",
+            **common,  # type: ignore[arg-type]
+        ),
+        prices=broker.publisher(
+            routing_key=RK_PRICES_APPLIED,
+            title="prices.applied.v1",
+            description="A station's price list as the store now holds it, in commit order (seq).",
+            schema=PricesApplied,
             content_type="application/json",
             **common,  # type: ignore[arg-type]
         ),
