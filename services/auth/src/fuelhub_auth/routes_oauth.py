@@ -19,7 +19,6 @@ from authlib.oauth2.rfc6749.errors import (
     InvalidRequestError,
     InvalidScopeError,
     OAuth2Error,
-    UnsupportedGrantTypeError,
 )
 from fastapi import APIRouter, Request
 from fastapi.responses import JSONResponse, Response
@@ -35,6 +34,13 @@ NO_STORE = {"Cache-Control": "no-store", "Pragma": "no-cache"}
 FORM = "application/x-www-form-urlencoded"
 # RFC 6749 §3.3: scope-token = 1*( %x21 / %x23-5B / %x5D-7E )
 SCOPE_TOKEN = re.compile(r"^[\x21\x23-\x5b\x5d-\x7e]+$")
+
+
+def _description(text: str) -> str:
+    """``text`` reduced to what RFC 6749 allows in ``error_description`` (it may quote the
+    client's input, which can hold anything)."""
+    allowed = "".join(c if " " <= c <= "~" and c not in '"\\' else "?" for c in text)
+    return allowed[:200]
 
 
 def _error(error: OAuth2Error, extra_headers: dict[str, str] | None = None) -> JSONResponse:
@@ -107,7 +113,7 @@ async def _form_fields(request: Request) -> dict[str, str | None]:
     try:
         return await read_fields(request, allow_json=False, reject_duplicates=True)
     except BadBodyError as exc:
-        raise InvalidRequestError(exc.message.replace('"', "'")) from None
+        raise InvalidRequestError(_description(exc.message)) from None
 
 
 @router.post(
@@ -142,7 +148,12 @@ async def oauth_token(
         if not grant_type:
             raise InvalidRequestError("Missing 'grant_type'.")
         if grant_type != "client_credentials":
-            raise UnsupportedGrantTypeError(grant_type)
+            # authlib's UnsupportedGrantTypeError echoes the client's value; this does not.
+            raise OAuth2Error(
+                "Only the client_credentials grant is supported here.",
+                error="unsupported_grant_type",
+                status_code=400,
+            )
         (client_id, secret), used_basic = _client_credentials(request, fields)
         scopes = _requested_scopes(fields)
         issued = await tokens.client_credentials(client_id, secret, scopes, address)
