@@ -49,12 +49,22 @@ def fuel_key(name: str) -> str:
 class FuelNameNormalizer:
     """Maps any spelling of a fuel name to its canonical name, through rules then aliases."""
 
+    # A source spells its few dozen fuels the same way in every record: remember the answers.
+    _CACHE_LIMIT = 10_000
+
     def __init__(self, aliases: Mapping[str, str] = DEFAULT_FUEL_ALIASES) -> None:
         self._aliases = {fuel_key(k): fuel_key(v) for k, v in aliases.items()}
+        self._cache: dict[str, str] = {}
 
     def __call__(self, name: str) -> str:
+        cached = self._cache.get(name)
+        if cached is not None:
+            return cached
         key = fuel_key(name)
-        return self._aliases.get(key, key)
+        result = self._aliases.get(key, key)
+        if len(self._cache) < self._CACHE_LIMIT:
+            self._cache[name] = result
+        return result
 
     def with_aliases(self, extra: Mapping[str, str]) -> FuelNameNormalizer:
         """A normaliser with ``extra`` aliases added (they win over the existing ones)."""

@@ -7,7 +7,6 @@ import orjson
 from fuelhub_common.events import StationDeleted, StationState, StationUpserted
 from fuelhub_common.guard import GuardPolicy
 from fuelhub_common.ingestion.changes import ChangePlan, ChangeTracker
-from pydantic import BaseModel
 
 T0 = datetime(2026, 1, 1, tzinfo=UTC)
 
@@ -22,22 +21,13 @@ def station(station_id: int, address: str = "a") -> StationState:
     )
 
 
-def encode_upsert(entity_id: int, version: datetime, state: BaseModel) -> bytes:
-    assert isinstance(state, StationState)
-    return StationUpserted(id=entity_id, version=version, state=state).model_dump_json().encode()
-
-
-def encode_delete(entity_id: int, version: datetime) -> bytes:
-    return StationDeleted(id=entity_id, version=version).model_dump_json().encode()
-
-
 def poll(
     tracker: ChangeTracker,
     stations: list[StationState],
     at: datetime,
     rejected: tuple[int, ...] = (),
 ) -> ChangePlan:
-    builder = tracker.begin(at, encode_upsert=encode_upsert, encode_delete=encode_delete)
+    builder = tracker.begin(at)
     for state in stations:
         builder.accept(state.id, state)
     for entity_id in rejected:
@@ -46,7 +36,14 @@ def poll(
 
 
 def ops(plan: ChangePlan) -> dict[int, str]:
-    return {orjson.loads(c)["id"]: orjson.loads(c)["op"] for c in plan.changes}
+    """Each change's op by id; every change must validate as the contract's model."""
+    result = {}
+    for change in plan.changes:
+        model = StationUpserted if orjson.loads(change)["op"] == "upsert" else StationDeleted
+        parsed = model.model_validate_json(change)
+        assert parsed.version == plan.observed_at
+        result[parsed.id] = parsed.op
+    return result
 
 
 def test_first_poll_is_a_snapshot_of_everything_then_only_deltas() -> None:

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from datetime import datetime
 from typing import Any
 
 from fuelhub_common.events import (
@@ -11,10 +10,8 @@ from fuelhub_common.events import (
     MAX_SERVICE_NAME_LENGTH,
     MAX_URL_LENGTH,
     Source,
-    StationDeleted,
     StationsChanged,
     StationState,
-    StationUpserted,
 )
 from fuelhub_common.ingestion import fields
 from fuelhub_common.ingestion.source import RecordRejectedError
@@ -76,15 +73,6 @@ class StationsAdapter:
             where = ".".join(str(p) for p in first["loc"])
             raise RecordRejectedError(f"invalid {where}", station_id, first["msg"]) from None
         return station_id, state
-
-    def encode_upsert(self, entity_id: int, version: datetime, state: BaseModel) -> bytes:
-        assert isinstance(state, StationState)
-        return (
-            StationUpserted(id=entity_id, version=version, state=state).model_dump_json().encode()
-        )
-
-    def encode_delete(self, entity_id: int, version: datetime) -> bytes:
-        return StationDeleted(id=entity_id, version=version).model_dump_json().encode()
 
 
 def _coordinates(value: Any, station_id: int) -> tuple[Any, Any]:

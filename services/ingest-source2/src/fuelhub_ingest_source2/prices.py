@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from datetime import datetime
 from decimal import Decimal
 from functools import cache
 from typing import Any
@@ -12,9 +11,7 @@ from fuelhub_common.events import (
     MAX_NAME_LENGTH,
     MAX_PRICE,
     FuelPrice,
-    PriceListDeleted,
     PriceListState,
-    PriceListUpserted,
     PricesChanged,
     Source,
 )
@@ -57,15 +54,6 @@ class PricesAdapter:
                 raise RecordRejectedError("duplicate fuel in price list", station_id, price.fuel)
             by_fuel[price.fuel] = price
         return station_id, PriceListState(station_id=station_id, prices=tuple(by_fuel.values()))
-
-    def encode_upsert(self, entity_id: int, version: datetime, state: BaseModel) -> bytes:
-        assert isinstance(state, PriceListState)
-        return (
-            PriceListUpserted(id=entity_id, version=version, state=state).model_dump_json().encode()
-        )
-
-    def encode_delete(self, entity_id: int, version: datetime) -> bytes:
-        return PriceListDeleted(id=entity_id, version=version).model_dump_json().encode()
 
 
 def _fuel_price(entry: Any, station_id: int, normalize_fuel: FuelNameNormalizer) -> FuelPrice:

@@ -6,6 +6,7 @@ label) and a detail for the log.
 
 from __future__ import annotations
 
+import re
 import unicodedata
 from decimal import Decimal, InvalidOperation
 from typing import Any
@@ -14,7 +15,12 @@ from fuelhub_common.events import MAX_STATION_ID
 from fuelhub_common.ingestion.records import NonFiniteNumber
 from fuelhub_common.ingestion.source import RecordRejectedError
 
-_CONTROL = {"Cc", "Cf", "Cs", "Co", "Cn"}
+# Control and invisible format characters (C0/C1 controls, zero-width and bidi controls, BOM,
+# lone surrogates): never meaningful in a name or an address, and a vector for spoofing.
+_INVISIBLE = re.compile(
+    "[\x00-\x1f\x7f-\x9f\u00ad\u200b-\u200f\u202a-\u202e\u2060-\u206f"
+    "\ufeff\ufff9-\ufffb\ud800-\udfff]"
+)
 
 
 def record_object(record: Any) -> dict[str, Any]:
@@ -76,10 +82,12 @@ def text(value: Any, what: str, entity: int, *, max_length: int) -> str:
         raise RecordRejectedError(f"{what} is not a string", entity, type(value).__name__)
     if len(value) > max_length:
         raise RecordRejectedError(f"{what} too long", entity, f"{len(value)} characters")
-    cleaned = "".join(
-        ch for ch in unicodedata.normalize("NFC", value) if unicodedata.category(ch) not in _CONTROL
-    )
-    return cleaned.strip()
+    text: str = value
+    if not text.isprintable():  # the common case skips the regex entirely
+        text = _INVISIBLE.sub("", text)
+    if not unicodedata.is_normalized("NFC", text):
+        text = unicodedata.normalize("NFC", text)
+    return text.strip()
 
 
 def string_list(

@@ -154,11 +154,7 @@ class IngestionService:
     def _plan_from(
         self, records: Any, observed_at: datetime, normalizer: FuelNameNormalizer
     ) -> ChangePlan:
-        builder = self.tracker.begin(
-            observed_at,
-            encode_upsert=self.adapter.encode_upsert,
-            encode_delete=self.adapter.encode_delete,
-        )
+        builder = self.tracker.begin(observed_at)
         for record in records:
             try:
                 entity_id, state = self.adapter.parse(record, normalizer)

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from datetime import datetime
 from typing import Any, Protocol
 
 from pydantic import BaseModel
@@ -39,7 +38,3 @@ class SourceAdapter(Protocol):
     def parse(self, record: Any, normalize_fuel: FuelNameNormalizer) -> tuple[int, BaseModel]:
         """Validate and normalise one raw record; raise RecordRejectedError when it is bad."""
         ...
-
-    def encode_upsert(self, entity_id: int, version: datetime, state: BaseModel) -> bytes: ...
-
-    def encode_delete(self, entity_id: int, version: datetime) -> bytes: ...
