@@ -288,3 +288,36 @@ async def test_catalog_icon_rewrites_documents(store_pool: AsyncConnectionPool) 
     doc, seq = (await rows(store_pool, "SELECT doc_v1, seq FROM store.station_docs"))[0]
     assert '"fuel_type":{"id":1,"name":"AI-95","icon":"/media/icons/abc-128.png"}' in doc
     assert seq > seq_before
+
+
+async def test_late_delta_older_than_an_unchanged_snapshot_is_ignored(
+    store_pool: AsyncConnectionPool,
+) -> None:
+    """Source: a@0, b@1 (delta), a@2 (snapshot). Delivered 0, 2, 1: the snapshot wrote nothing
+    (a equals what is stored) but still makes the delta at 1 stale."""
+    s0 = change_set([station(1, t(0), address="a")], t(0), snapshot=True)
+    d1 = change_set([station(1, t(1), address="b")], t(1))
+    s2 = change_set([station(1, t(2), address="a")], t(2), snapshot=True)
+    p0 = change_set([price_list(1, t(0), [("ДТ", "50", "RUB")])], t(0), prices=True, snapshot=True)
+    q1 = change_set([price_list(1, t(1), [("ДТ", "51", "RUB")])], t(1), prices=True)
+    p2 = change_set([price_list(1, t(2), [("ДТ", "50", "RUB")])], t(2), prices=True, snapshot=True)
+    for parts in (s0, p0, s2, p2, d1, q1):
+        await deliver(store_pool, parts)
+    assert await rows(store_pool, "SELECT address FROM store.stations") == [("a",)]
+    assert await rows(store_pool, "SELECT price::text FROM store.current_prices") == [("50.0000",)]
+
+
+async def test_late_delta_cannot_undo_a_newer_delta_with_equal_content(
+    store_pool: AsyncConnectionPool,
+) -> None:
+    """Source: a@0, b@1, a@2, all deltas. Delivered 0, 2, 1: the delta at 2 carries what is
+    stored, yet must still record its version so the delta at 1 stays stale."""
+    d = [change_set([station(1, t(h), address=a)], t(h)) for h, a in ((0, "a"), (1, "b"), (2, "a"))]
+    q = [
+        change_set([price_list(1, t(h), [("ДТ", p, "RUB")])], t(h), prices=True)
+        for h, p in ((0, "50"), (1, "51"), (2, "50"))
+    ]
+    for parts in (d[0], q[0], d[2], q[2], d[1], q[1]):
+        await deliver(store_pool, parts)
+    assert await rows(store_pool, "SELECT address FROM store.stations") == [("a",)]
+    assert await rows(store_pool, "SELECT price::text FROM store.current_prices") == [("50.0000",)]
