@@ -15,7 +15,15 @@ from fastapi.responses import StreamingResponse
 
 from fuelhub_api import repository as repo
 from fuelhub_api.cursors import SyncCursor, parse_sync_cursor
-from fuelhub_api.deps import ReaderClaims, ServicesDep, openapi_params, query_param, query_single
+from fuelhub_api.deps import (
+    BBOX_SCHEMA,
+    SYNC_SCHEMA,
+    ReaderClaims,
+    ServicesDep,
+    openapi_params,
+    query_param,
+    query_single,
+)
 from fuelhub_api.errors import DatabaseUnavailableError, ParamError
 from fuelhub_api.params import BBox, parse_bbox, parse_station_id
 from fuelhub_api.responses import ERRORS
@@ -103,8 +111,8 @@ def parse_station_ids(raw: str) -> tuple[int, ...]:
         **ERRORS,
     },
     openapi_extra=openapi_params(
-        query_param("since", {"type": "string"}, "Resume after this sync cursor.", "1042"),
-        query_param("bbox", {"type": "string"}, "minLat,minLon,maxLat,maxLon"),
+        query_param("since", SYNC_SCHEMA, "Resume after this sync cursor.", "1042"),
+        query_param("bbox", BBOX_SCHEMA, "minLat,minLon,maxLat,maxLon"),
         query_param("stations", {"type": "string"}, "Comma-separated station ids.", "1,2,3"),
     ),
 )

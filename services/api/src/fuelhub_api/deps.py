@@ -88,6 +88,14 @@ def query_single(request: Request) -> dict[str, str]:
     return dict(request.query_params)
 
 
+_DEG = r"-?[0-9]{1,3}(\.[0-9]{1,7})?"
+# Patterns document the shape (so generated clients and fuzzers send well-formed values);
+# ranges and cross-parameter rules are checked by the API and answered with 400.
+BBOX_SCHEMA: dict[str, Any] = {"type": "string", "pattern": f"^{_DEG},{_DEG},{_DEG},{_DEG}$"}
+POINT_SCHEMA: dict[str, Any] = {"type": "string", "pattern": f"^{_DEG},{_DEG}$"}
+SYNC_SCHEMA: dict[str, Any] = {"type": "string", "pattern": r"^[0-9]{1,19}(\.[0-9]{1,19})?$"}
+
+
 def openapi_params(*params: dict[str, Any]) -> dict[str, Any]:
     return {"parameters": list(params)}
 

@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Annotated, Any
 
-from fastapi import APIRouter, Request, Response
+from fastapi import APIRouter, Path, Request, Response
 
 from fuelhub_api.deps import (
+    BBOX_SCHEMA,
+    POINT_SCHEMA,
+    SYNC_SCHEMA,
     ReaderClaims,
     ReadRequestDep,
     ServicesDep,
@@ -17,16 +20,18 @@ from fuelhub_api.deps import (
 )
 from fuelhub_api.params import (
     MAX_LIMIT,
+    MAX_STATION_ID,
     parse_limit,
     parse_name_or_id,
     parse_station_filter,
-    parse_station_id,
     parse_time,
 )
 from fuelhub_api.responses import ERRORS
 from fuelhub_api.schemas import CatalogList, Error, PriceHistory, StationDetail, StationPage
 
 router = APIRouter(prefix="/api/v2", tags=["v2"])
+
+StationIdPath = Annotated[int, Path(ge=1, le=MAX_STATION_ID, description="Station id.")]
 
 _NOT_MODIFIED: dict[int | str, dict[str, Any]] = {
     304: {"description": "Not modified (If-None-Match matched the ETag)."}
@@ -81,11 +86,11 @@ _FUEL = query_param(
         ),
         query_param(
             "bbox",
-            {"type": "string"},
+            BBOX_SCHEMA,
             "minLat,minLon,maxLat,maxLon",
             "55.5,37.3,56.0,37.9",
         ),
-        query_param("near", {"type": "string"}, "lat,lon (adds `distance_km`)", "55.75,37.62"),
+        query_param("near", POINT_SCHEMA, "lat,lon (adds `distance_km`)", "55.75,37.62"),
         query_param(
             "radius_km",
             {"type": "number", "exclusiveMinimum": 0, "maximum": 1000},
@@ -105,7 +110,7 @@ _FUEL = query_param(
             "price",
         ),
         query_param("after", {"type": "string"}, "Keyset position from a `next` link."),
-        query_param("since", {"type": "string"}, "A `sync` cursor from an earlier response."),
+        query_param("since", SYNC_SCHEMA, "A `sync` cursor from an earlier response."),
         query_param(
             "updated_since",
             {"type": "string", "format": "date-time"},
@@ -134,13 +139,13 @@ async def list_stations(
     },
 )
 async def station_detail(
-    station_id: str,
+    station_id: StationIdPath,
     request: Request,
     _claims: ReaderClaims,
     services: ServicesDep,
     req: ReadRequestDep,
 ) -> Response:
-    sid = parse_station_id(station_id)
+    sid = station_id
     return conditional(request, await services.reader.station(sid, req))
 
 
@@ -168,13 +173,13 @@ async def station_detail(
     ),
 )
 async def price_history(
-    station_id: str,
+    station_id: StationIdPath,
     request: Request,
     _claims: ReaderClaims,
     services: ServicesDep,
     req: ReadRequestDep,
 ) -> Response:
-    sid = parse_station_id(station_id)
+    sid = station_id
     q = query_single(request)
     fuel = parse_name_or_id(q["fuel"], "fuel") if "fuel" in q else None
     since = parse_time(q["since"], "since") if "since" in q else None
