@@ -29,6 +29,7 @@ router = APIRouter(
     prefix="/accounts",
     tags=["accounts (admin)"],
     responses={
+        400: {"description": "The body is not parsable JSON."},
         401: {"description": "No valid access token."},
         403: {"description": "The token lacks the `admin` scope."},
     },
@@ -56,7 +57,11 @@ async def list_users(
     return [UserOut.model_validate(u) for u in users]
 
 
-@router.get("/users/{username}", response_model=UserOut)
+@router.get(
+    "/users/{username}",
+    responses={404: {"description": "No such account."}},
+    response_model=UserOut,
+)
 async def get_user(_: AdminDep, session: SessionDep, username: UsernamePath) -> UserOut:
     user = await accounts.find_user(session, username)
     if user is None:
@@ -64,7 +69,12 @@ async def get_user(_: AdminDep, session: SessionDep, username: UsernamePath) -> 
     return UserOut.model_validate(user)
 
 
-@router.post("/users", status_code=201, response_model=UserCreated)
+@router.post(
+    "/users",
+    status_code=201,
+    response_model=UserCreated,
+    responses={409: {"description": "Username taken."}},
+)
 async def create_user(
     admin: AdminDep, session: SessionDep, hasher: HasherDep, body: UserCreate
 ) -> UserCreated:
@@ -99,6 +109,7 @@ async def _set_user_enabled(
 
 @router.post(
     "/users/{username}/disable",
+    responses={404: {"description": "No such account."}},
     response_model=UserOut,
     description="The user can no longer log in or refresh; their refresh tokens are revoked. "
     "Access tokens already issued stay valid until they expire (AUTH_ACCESS_TTL_SECONDS).",
@@ -107,13 +118,18 @@ async def disable_user(admin: AdminDep, session: SessionDep, username: UsernameP
     return await _set_user_enabled(admin, session, username, False)
 
 
-@router.post("/users/{username}/enable", response_model=UserOut)
+@router.post(
+    "/users/{username}/enable",
+    responses={404: {"description": "No such account."}},
+    response_model=UserOut,
+)
 async def enable_user(admin: AdminDep, session: SessionDep, username: UsernamePath) -> UserOut:
     return await _set_user_enabled(admin, session, username, True)
 
 
 @router.post(
     "/users/{username}/password",
+    responses={404: {"description": "No such account."}},
     response_model=PasswordSet,
     description="Set a new password (or have one generated, returned once); revokes the "
     "user's refresh tokens.",
@@ -142,7 +158,11 @@ async def list_clients(
     return [ClientOut.model_validate(c) for c in clients]
 
 
-@router.get("/clients/{client_id}", response_model=ClientOut)
+@router.get(
+    "/clients/{client_id}",
+    responses={404: {"description": "No such account."}},
+    response_model=ClientOut,
+)
 async def get_client(_: AdminDep, session: SessionDep, client_id: ClientIdPath) -> ClientOut:
     client = await accounts.find_client(session, client_id)
     if client is None:
@@ -150,7 +170,12 @@ async def get_client(_: AdminDep, session: SessionDep, client_id: ClientIdPath) 
     return ClientOut.model_validate(client)
 
 
-@router.post("/clients", status_code=201, response_model=ClientWithSecret)
+@router.post(
+    "/clients",
+    status_code=201,
+    response_model=ClientWithSecret,
+    responses={409: {"description": "client_id taken."}},
+)
 async def create_client(
     admin: AdminDep, session: SessionDep, hasher: HasherDep, body: ClientCreate
 ) -> ClientWithSecret:
@@ -180,20 +205,29 @@ async def _set_client_enabled(
     return ClientOut.model_validate(client)
 
 
-@router.post("/clients/{client_id}/disable", response_model=ClientOut)
+@router.post(
+    "/clients/{client_id}/disable",
+    responses={404: {"description": "No such account."}},
+    response_model=ClientOut,
+)
 async def disable_client(
     admin: AdminDep, session: SessionDep, client_id: ClientIdPath
 ) -> ClientOut:
     return await _set_client_enabled(admin, session, client_id, False)
 
 
-@router.post("/clients/{client_id}/enable", response_model=ClientOut)
+@router.post(
+    "/clients/{client_id}/enable",
+    responses={404: {"description": "No such account."}},
+    response_model=ClientOut,
+)
 async def enable_client(admin: AdminDep, session: SessionDep, client_id: ClientIdPath) -> ClientOut:
     return await _set_client_enabled(admin, session, client_id, True)
 
 
 @router.post(
     "/clients/{client_id}/secret",
+    responses={404: {"description": "No such account."}},
     response_model=ClientWithSecret,
     description="Replace the client's secret; the new one is returned once, the old one stops "
     "working at once.",

@@ -135,6 +135,7 @@ async def _form_fields(request: Request) -> dict[str, str | None]:
         200: {"description": "`access_token`, `token_type`, `expires_in`, `scope`."},
         400: {"description": "RFC 6749 §5.2 error object."},
         401: {"description": "`invalid_client`."},
+        413: {"description": "Body too large."},
         429: {"description": "Too many failed attempts; see `Retry-After`."},
     },
 )
@@ -184,6 +185,7 @@ async def oauth_token(
 
 @router.post(
     "/oauth/revoke",
+    response_class=Response,  # 200 with an empty body
     summary="Revoke a refresh token and its whole family (RFC 7009)",
     description="Takes `token` (and optionally `token_type_hint`). Answers 200 whether or not "
     "the token was valid, as RFC 7009 asks. Access tokens are short-lived and not revocable "
@@ -191,7 +193,11 @@ async def oauth_token(
     openapi_extra=_form_schema(
         {"token": {"type": "string"}, "token_type_hint": {"type": "string"}}, ["token"]
     ),
-    responses={200: {"description": "Revoked, or nothing to revoke."}},
+    responses={
+        200: {"description": "Revoked, or nothing to revoke."},
+        400: {"description": "RFC 6749 §5.2 error object."},
+        413: {"description": "Body too large."},
+    },
 )
 async def oauth_revoke(request: Request, tokens: TokensDep) -> Response:
     try:
