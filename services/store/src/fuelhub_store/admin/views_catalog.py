@@ -128,7 +128,6 @@ async def _uploaded_icon(value: object) -> ProcessedIcon | None:
 
 class FuelTypeAdmin(_CatalogView, model=FuelType):
     catalog = "fuel_types"
-    identity = "fuel-type"
     name = "Fuel type"
     name_plural = "Fuel types"
     icon = "fa-solid fa-gas-pump"
@@ -138,7 +137,6 @@ class FuelTypeAdmin(_CatalogView, model=FuelType):
 
 class ServiceAdmin(_CatalogView, model=Service):
     catalog = "services"
-    identity = "service"
     name = "Service"
     name_plural = "Services"
     icon = "fa-solid fa-concierge-bell"
@@ -159,7 +157,6 @@ class FuelAliasAdmin(ModelView, model=FuelAlias):
     """The alias map the ingestors normalise fuel names with (served at /internal/fuel-aliases);
     changes reach the ingestors at their next poll."""
 
-    identity = "fuel-alias"
     name = "Fuel alias"
     name_plural = "Fuel aliases"
     icon = "fa-solid fa-right-left"

@@ -22,7 +22,6 @@ class _ReadOnly(ModelView):
 
 
 class StationAdmin(_ReadOnly, model=Station):
-    identity = "station"
     name = "Station"
     name_plural = "Stations"
     icon = "fa-solid fa-location-dot"
@@ -37,7 +36,6 @@ class StationAdmin(_ReadOnly, model=Station):
 
 
 class CurrentPriceAdmin(_ReadOnly, model=CurrentPrice):
-    identity = "price"
     name = "Current price"
     name_plural = "Current prices"
     icon = "fa-solid fa-tag"
@@ -58,7 +56,6 @@ class CurrentPriceAdmin(_ReadOnly, model=CurrentPrice):
 
 
 class PriceHistoryAdmin(_ReadOnly, model=PriceHistory):
-    identity = "price-history"
     name = "Price change"
     name_plural = "Price history"
     icon = "fa-solid fa-clock-rotate-left"
@@ -79,7 +76,6 @@ class PriceHistoryAdmin(_ReadOnly, model=PriceHistory):
 
 
 class AuditLogAdmin(_ReadOnly, model=AuditEntry):
-    identity = "audit"
     name = "Audit entry"
     name_plural = "Audit log"
     icon = "fa-solid fa-list-check"
