@@ -24,6 +24,7 @@ from fuelhub_store.admin.media import MediaStore, media_routes
 from fuelhub_store.admin.security import AdminGuard
 from fuelhub_store.admin.service import fuel_aliases
 from fuelhub_store.admin.settings import AdminSettings
+from fuelhub_store.admin.views_accounts import AccountsView
 from fuelhub_store.admin.views_catalog import FuelAliasAdmin, FuelTypeAdmin, ServiceAdmin
 from fuelhub_store.admin.views_data import (
     AuditLogAdmin,
@@ -44,8 +45,14 @@ class AdminSession(Session):
 install_session_audit(AdminSession)
 
 
-def create_app(settings: AdminSettings) -> FastAPI:
-    """The admin app; connections open in its lifespan."""
+def create_app(
+    settings: AdminSettings,
+    *,
+    auth_http: httpx.AsyncClient | None = None,
+    verifier: TokenVerifier | None = None,
+) -> FastAPI:
+    """The admin app; connections open in its lifespan. Tests may pass their own client for
+    auth (its base URL is auth's) and verifier; those are then theirs to close."""
     pool = make_pool(settings.database_url, size=settings.admin_db_pool_size, name="fuelhub-admin")
     engine = create_async_engine(
         sqlalchemy_url(settings.database_url),
@@ -56,8 +63,9 @@ def create_app(settings: AdminSettings) -> FastAPI:
     session_maker = async_sessionmaker(
         engine, class_=AsyncSession, sync_session_class=AdminSession, expire_on_commit=False
     )
-    auth_http = httpx.AsyncClient(base_url=settings.auth_url, timeout=httpx.Timeout(10.0))
-    verifier = TokenVerifier(
+    owned = auth_http is None
+    http = auth_http or httpx.AsyncClient(base_url=settings.auth_url, timeout=httpx.Timeout(10.0))
+    tokens = verifier or TokenVerifier(
         jwks_url=settings.auth_jwks_url,
         issuer=settings.auth_issuer,
         audience=settings.auth_audience,
@@ -74,16 +82,18 @@ def create_app(settings: AdminSettings) -> FastAPI:
         finally:
             await pool.close()
             await engine.dispose()
-            await auth_http.aclose()
-            await verifier.close()
+            if owned:
+                await http.aclose()
+            if verifier is None:
+                await tokens.close()
 
     app = FastAPI(
         title="fuelhub admin", openapi_url=None, docs_url=None, redoc_url=None, lifespan=lifespan
     )
     backend = AdminAuthBackend(
         secret_key=settings.session_secret(),
-        verifier=verifier,
-        auth=AuthClient(auth_http),
+        verifier=tokens,
+        auth=AuthClient(http),
         max_age=settings.admin_session_max_age,
         secure=settings.cookie_secure,
     )
@@ -96,7 +106,7 @@ def create_app(settings: AdminSettings) -> FastAPI:
         authentication_backend=backend,
     )
     backend.templates = admin.templates
-    admin.admin.state.fuelhub = AdminContext(pool=pool, media=media, auth_http=auth_http)
+    admin.admin.state.fuelhub = AdminContext(pool=pool, media=media, auth_http=http)
     for view in (
         StatusView,
         FuelTypeAdmin,
@@ -105,6 +115,7 @@ def create_app(settings: AdminSettings) -> FastAPI:
         StationAdmin,
         CurrentPriceAdmin,
         PriceHistoryAdmin,
+        AccountsView,
         AuditLogAdmin,
     ):
         admin.add_view(view)
