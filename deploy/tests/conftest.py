@@ -159,3 +159,35 @@ def tool() -> Callable[[str], str]:
 @pytest.fixture(scope="session")
 def sh() -> Callable[..., subprocess.CompletedProcess[str]]:
     return run
+
+
+def settings_names() -> set[str]:
+    """Every environment variable a fuelhub settings class reads (names and aliases)."""
+    from fuelhub_api.settings import Settings as ApiSettings
+    from fuelhub_auth.settings import AuthSettings
+    from fuelhub_demo_sources.settings import DemoSettings
+    from fuelhub_ingest_source1.settings import Source1Settings
+    from fuelhub_ingest_source2.settings import Source2Settings
+    from fuelhub_store.settings import StoreSettings
+    from pydantic import AliasChoices
+
+    names: set[str] = set()
+    for cls in (
+        ApiSettings, AuthSettings, DemoSettings, Source1Settings, Source2Settings, StoreSettings,
+    ):  # fmt: skip
+        prefix = str(cls.model_config.get("env_prefix", "")).upper()
+        for field_name, field in cls.model_fields.items():
+            names.add(prefix + field_name.upper())
+            alias = field.validation_alias
+            if isinstance(alias, AliasChoices):
+                names.update(str(choice).upper() for choice in alias.choices)
+            elif isinstance(alias, str):
+                names.add(alias.upper())
+    return names
+
+
+@pytest.fixture(scope="session")
+def known_settings() -> set[str]:
+    names = settings_names()
+    assert {"BROKER_URL", "DATABASE_URL", "SOURCE1_URL", "DEMO_PORT", "API_DATABASE_URL"} <= names
+    return names
