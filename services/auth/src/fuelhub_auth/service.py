@@ -228,11 +228,12 @@ class TokenService:
         family: RefreshFamily | None = None
         user: User | None = None
         async with self._db.transaction() as session:
-            record = await session.get(RefreshToken, jti)
+            # Locks in one order, token then family: the family lock serialises concurrent
+            # refreshes of one family, the token lock keeps its use count exact.
+            record = await session.get(RefreshToken, jti, with_for_update=True)
             if record is None:
                 verdict = Verdict.REVOKED
             else:
-                # The family row lock serialises concurrent refreshes of one family.
                 family = await session.get(RefreshFamily, record.family_id, with_for_update=True)
                 user = await session.get(User, family.user_id) if family else None
                 if family is None or user is None:

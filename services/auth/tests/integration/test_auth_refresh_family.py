@@ -135,3 +135,23 @@ async def test_prune_removes_only_dead_families(demo: AuthHarness) -> None:
     assert await demo.container.tokens.prune() == 0
     demo.clock.offset = demo.settings.auth_refresh_ttl_seconds + 1
     assert await demo.container.tokens.prune() == 1
+
+
+async def test_concurrent_refreshes_of_one_token(demo: AuthHarness) -> None:
+    import asyncio
+
+    from fuelhub_auth.models import RefreshToken
+    from sqlalchemy import select
+
+    r1 = await login(demo)
+    results = await asyncio.gather(*(refresh(demo, r1) for _ in range(8)))
+    assert [status for status, _ in results] == [200] * 8
+    async with demo.container.db.transaction() as session:
+        first = (
+            await session.execute(select(RefreshToken).where(RefreshToken.generation == 1))
+        ).scalar_one()
+        assert first.use_count == 8
+        successors = (
+            await session.execute(select(RefreshToken).where(RefreshToken.parent_jti == first.jti))
+        ).scalars()
+        assert len(list(successors)) == 8
