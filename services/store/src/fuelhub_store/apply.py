@@ -26,13 +26,7 @@ from typing import Any, Final
 from fuelhub_common.guard import GuardPolicy, decide_deletions
 from psycopg import AsyncConnection, sql
 
-from fuelhub_store.changeset import (
-    ChangeSet,
-    Kind,
-    price_list_rows,
-    price_rows,
-    station_rows,
-)
+from fuelhub_store.changeset import ChangeSet, Kind
 from fuelhub_store.readmodel import Published, create_touched, publish_touched
 
 log = logging.getLogger(__name__)
@@ -310,17 +304,17 @@ async def _stage(conn: AsyncConnection, cs: ChangeSet) -> None:
     if cs.kind == "stations":
         await conn.execute(STAGE_STATIONS)
         types = [*STATION_TYPES, "text[]", "text[]"]
-        await _copy(conn, "stg_stations", types, station_rows(cs.stations))
+        await _copy(conn, "stg_stations", types, cs.station_rows)
         await conn.execute("ANALYZE stg_stations")
     else:
         await conn.execute(STAGE_PRICES)
         list_types = ["int8", "text", "timestamptz"]
-        await _copy(conn, "stg_price_lists", list_types, price_list_rows(cs.price_lists))
+        await _copy(conn, "stg_price_lists", list_types, cs.price_list_rows)
         await _copy(
             conn,
             "stg_prices",
             ["int8", "timestamptz", "text", "numeric", "text"],
-            price_rows(cs.price_lists),
+            cs.price_rows,
         )
         await conn.execute("ANALYZE stg_price_lists")
         await conn.execute("ANALYZE stg_prices")
@@ -328,10 +322,14 @@ async def _stage(conn: AsyncConnection, cs: ChangeSet) -> None:
 
 async def _apply_stations(conn: AsyncConnection, cs: ChangeSet, params: dict[str, Any]) -> None:
     await conn.execute(PLAN_STATIONS, params)
+    # Temporary tables get no statistics on their own: without them the planner picks nested
+    # loops that turn a 100k-row apply into minutes.
+    await conn.execute("ALTER TABLE plan_stations ADD PRIMARY KEY (id)")
     if cs.snapshot:
         # A snapshot re-lists everything: only what differs is written.
         await conn.execute("DELETE FROM plan_stations WHERE NOT changed")
     await conn.execute(ENSURE_SERVICES)
+    await conn.execute("ANALYZE plan_stations")
     await conn.execute(UPSERT_STATIONS)
     await conn.execute(RELINK_SERVICES)
     await conn.execute(TOUCH_STATIONS)
@@ -339,8 +337,12 @@ async def _apply_stations(conn: AsyncConnection, cs: ChangeSet, params: dict[str
 
 async def _apply_prices(conn: AsyncConnection, cs: ChangeSet, params: dict[str, Any]) -> None:
     await conn.execute(PLAN_LISTS, params)
+    await conn.execute("ALTER TABLE plan_lists ADD PRIMARY KEY (station_id)")
+    await conn.execute("ANALYZE plan_lists")
     await conn.execute(ENSURE_FUEL_TYPES)
     await conn.execute(WANT_PRICES)
+    await conn.execute("ALTER TABLE want_prices ADD PRIMARY KEY (station_id, fuel_type_id)")
+    await conn.execute("ANALYZE want_prices")
     await conn.execute(CREATE_CHANGED_LISTS)
     await conn.execute(UPSERT_PRICES)
     await conn.execute(REMOVE_PRICES)
@@ -440,6 +442,8 @@ async def apply_change_set(
     checkpoint: Checkpoint = _no_checkpoint,
 ) -> ApplyResult:
     """Apply ``cs`` inside the caller's open transaction; the caller commits or rolls back."""
+    # Short set-based statements: JIT compilation would cost more than it saves.
+    await conn.execute("SET LOCAL jit = off")
     await _stage(conn, cs)
     await checkpoint("staged")
     await conn.execute("SELECT pg_advisory_xact_lock(%s)", (KIND_LOCK_KEYS[cs.kind],))

@@ -12,8 +12,15 @@ from psycopg import AsyncConnection
 from psycopg.types.json import Jsonb
 
 from fuelhub_store.apply import ApplyResult, Checkpoint, _no_checkpoint, apply_change_set
-from fuelhub_store.changeset import ChangeSetPart, kind_of, merge_parts
-from fuelhub_store.codec import IncomingEvent, decode
+from fuelhub_store.changeset import (
+    ChangeSetPart,
+    Part,
+    kind_of,
+    merge_parts,
+    part_from_model,
+    part_from_stored_json,
+)
+from fuelhub_store.codec import IncomingEvent
 
 log = logging.getLogger(__name__)
 
@@ -47,7 +54,7 @@ async def _claim(conn: AsyncConnection, event: IncomingEvent) -> bool:
 
 async def _collect_parts(
     conn: AsyncConnection, part: ChangeSetPart, body: bytes | str
-) -> list[ChangeSetPart] | None:
+) -> list[Part] | None:
     """Stage ``part``; return every part once the set is complete (and unstage them)."""
     # Parts of one set may reach several consumers at once: serialise them on the set's id.
     await conn.execute(
@@ -70,13 +77,10 @@ async def _collect_parts(
         "DELETE FROM store.change_set_parts WHERE change_set_id = %s RETURNING part, body",
         (part.change_set_id,),
     )
-    parts: list[ChangeSetPart] = []
-    for _, stored in sorted(await cur.fetchall()):
-        event = part if stored == text else decode(stored)
-        if isinstance(event, PollCompleted):  # pragma: no cover - staged only change sets
-            raise TypeError("a poll outcome cannot be a change-set part")
-        parts.append(event)
-    return parts
+    return [
+        part_from_model(part) if number == part.part else part_from_stored_json(stored)
+        for number, stored in sorted(await cur.fetchall())
+    ]
 
 
 RECORD_POLL = """
@@ -148,7 +152,7 @@ async def handle(
         if isinstance(event, PollCompleted):
             await record_poll(conn, event)
             return Handled(Status.RECORDED)
-        parts: list[ChangeSetPart] | None = [event]
+        parts: list[Part] | None = [part_from_model(event)]
         if event.parts > 1:
             parts = await _collect_parts(conn, event, body)
             if parts is None:
