@@ -107,13 +107,15 @@ class TokenService:
     def _now(self) -> int:
         return int(self._clock())
 
-    def _fail(self, reason: str) -> None:
+    def _fail(self, reason: str, **context: object) -> None:
         self._metrics.failures.labels(reason=reason).inc()
+        if context:  # an audit trail of refused logins; never the password
+            log.info("token request refused", extra={"reason": reason, **context})
 
     def _check_throttle(self, name: str, address: str) -> None:
         wait = self._throttle.retry_after(name, address)
         if wait is not None:
-            self._fail("throttled")
+            self._fail("throttled", account=name[:160], address=address)
             raise ThrottledError(wait)
 
     def _access(
@@ -140,10 +142,10 @@ class TokenService:
         valid, new_hash = await self._hasher.verify(password, stored_hash)
         if not valid or user is None:
             self._throttle.failed(f"user:{username}", address)
-            self._fail("bad_credentials")
+            self._fail("bad_credentials", account=f"user:{username[:150]}", address=address)
             raise BadCredentialsError()
         if not user.enabled:
-            self._fail("disabled")
+            self._fail("disabled", account=f"user:{username}", address=address)
             raise BadCredentialsError()
         self._throttle.succeeded(f"user:{username}")
         now = self._now()
@@ -287,7 +289,7 @@ class TokenService:
         valid, _ = await self._hasher.verify(secret, client.secret_hash if client else None)
         if not valid or client is None:
             self._throttle.failed(f"client:{client_id}", address)
-            self._fail("invalid_client")
+            self._fail("invalid_client", account=f"client:{client_id[:100]}", address=address)
             raise InvalidClientError()
         if not client.enabled:
             self._fail("invalid_client")
