@@ -30,7 +30,9 @@ HTTP_PORTS = {
 ONE_SHOT = {"migrate-store", "migrate-auth", "auth-bootstrap"}
 
 
-def _config(tool: Callable[[str], str], sh: Run, env_file: Path) -> subprocess.CompletedProcess[str]:
+def _config(
+    tool: Callable[[str], str], sh: Run, env_file: Path
+) -> subprocess.CompletedProcess[str]:
     # A clean environment: only the env file decides (no variable of the caller leaks in).
     env = {"PATH": os.environ.get("PATH", "/usr/bin:/bin"), "HOME": os.environ.get("HOME", "/")}
     return sh(
@@ -64,9 +66,7 @@ def test_compose_validates_with_docker_compose(config: dict[str, Any]) -> None:
     assert set(config["services"]) == expected
 
 
-def test_missing_passwords_are_refused(
-    tool: Callable[[str], str], sh: Run, tmp_path: Path
-) -> None:
+def test_missing_passwords_are_refused(tool: Callable[[str], str], sh: Run, tmp_path: Path) -> None:
     empty = tmp_path / "empty.env"
     empty.write_text("")
     result = _config(tool, sh, empty)
@@ -125,7 +125,9 @@ def test_data_lives_in_volumes(config: dict[str, Any]) -> None:
 def test_rabbitmq_has_management_and_prometheus_plugins(config: dict[str, Any]) -> None:
     rabbit = config["services"]["rabbitmq"]
     assert rabbit["image"].endswith("-management")
-    command = " ".join(rabbit["command"]) if isinstance(rabbit["command"], list) else rabbit["command"]
+    command = (
+        " ".join(rabbit["command"]) if isinstance(rabbit["command"], list) else rabbit["command"]
+    )
     assert "rabbitmq_prometheus" in command
 
 

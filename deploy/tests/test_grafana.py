@@ -105,7 +105,9 @@ def test_every_query_parses_as_promql(
         "groups": [
             {
                 "name": "dashboard",
-                "rules": [{"record": f"dashboard:query_{i}", "expr": e} for i, e in enumerate(exprs)],
+                "rules": [
+                    {"record": f"dashboard:query_{i}", "expr": e} for i, e in enumerate(exprs)
+                ],
             }
         ]
     }

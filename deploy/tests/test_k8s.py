@@ -70,7 +70,9 @@ def test_overlay_renders(rendered: dict[str, Objects], overlay: str) -> None:
         "PodDisruptionBudget", "NetworkPolicy", "Job", "Cluster", "ScheduledBackup",
         "RabbitmqCluster",
     } <= kinds  # fmt: skip
-    namespaces = {o["metadata"].get("namespace") for o in rendered[overlay] if o["kind"] != "Namespace"}
+    namespaces = {
+        o["metadata"].get("namespace") for o in rendered[overlay] if o["kind"] != "Namespace"
+    }
     assert namespaces == {"fuelhub-dev" if overlay == "dev" else "fuelhub"}
 
 
@@ -86,7 +88,9 @@ def test_core_objects_are_schema_valid(
         try:
             kubernetes_validate.validate(o, version, strict=True)
         except kubernetes_validate.ValidationError as exc:
-            failures.append(f"{o['kind']}/{o['metadata']['name']}: {exc.message} at {list(exc.path)}")
+            failures.append(
+                f"{o['kind']}/{o['metadata']['name']}: {exc.message} at {list(exc.path)}"
+            )
         except kubernetes_validate.SchemaNotFoundError:
             failures.append(f"{o['kind']}/{o['metadata']['name']}: no schema for {o['apiVersion']}")
     assert not failures, "\n".join(failures)
@@ -286,7 +290,10 @@ def test_migrations_run_in_a_job_not_on_start(
     objects = rendered[overlay]
     job = find(objects, "Job", "fuelhub-migrate")
     pod = job["spec"]["template"]["spec"]
-    steps = [(c["image"].split("/")[-1].split(":")[0], c["args"]) for c in _containers(job["spec"]["template"])]
+    steps = [
+        (c["image"].split("/")[-1].split(":")[0], c["args"])
+        for c in _containers(job["spec"]["template"])
+    ]
     assert steps == [("fuelhub-store", ["migrate"]), ("fuelhub-auth", ["migrate"])]
     assert pod["restartPolicy"] == "Never"
     config = find(objects, "ConfigMap", "fuelhub-config")["data"]
