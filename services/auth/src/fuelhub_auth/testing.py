@@ -114,7 +114,8 @@ def make_auth_settings(
     database_url = postgres_database_factory()
 
     def make(**overrides: Any) -> AuthSettings:
-        return make_settings(database_url, tmp_path / "keys", **overrides)
+        url = overrides.pop("database_url", database_url)
+        return make_settings(url, tmp_path / "keys", **overrides)
 
     return make
 
