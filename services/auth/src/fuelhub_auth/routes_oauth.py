@@ -169,10 +169,7 @@ async def oauth_token(
     except svc.InvalidScopeError:
         return _error(InvalidScopeError("The requested scope is not allowed for this client."))
     except OAuth2Error as error:
-        if isinstance(error, InvalidClientError):
-            container.metrics.failures.labels(reason="invalid_client").inc()
-        else:
-            container.metrics.failures.labels(reason=error.error or "invalid_request").inc()
+        container.metrics.failures.labels(reason=error.error or "invalid_request").inc()
         return _error(error)
     body = {
         "access_token": issued.access.token,
