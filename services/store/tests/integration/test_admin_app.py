@@ -12,21 +12,27 @@ from typing import Any
 
 import httpx
 import pytest
-from asgi_lifespan import LifespanManager
 from fuelhub_auth.testing import AuthHarness, auth, auth_overrides, make_auth_settings
 from fuelhub_common.ingestion.aliases import AliasProvider
-from fuelhub_store.admin.app import create_app
 from fuelhub_store.admin.settings import AdminSettings
-from fuelhub_store.admin.testing import SESSION_SECRET, png, seed
+from fuelhub_store.admin.testing import (
+    ADMIN_BASE as BASE,
+)
+from fuelhub_store.admin.testing import (
+    ORIGIN,
+    SESSION_SECRET,
+    form_token,
+    in_process_admin,
+    png,
+    seed,
+    sign_in,
+)
 from fuelhub_store.db import make_pool
 from psycopg_pool import AsyncConnectionPool
 
 __all__ = ["auth", "auth_overrides", "make_auth_settings"]  # fixtures used below
 
 pytestmark = pytest.mark.integration
-
-BASE = "http://admin.test"
-ORIGIN = {"Origin": BASE}
 
 
 @pytest.fixture
@@ -49,28 +55,13 @@ async def admin(
         admin_session_secret=SESSION_SECRET,
         admin_media_dir=tmp_path / "media",
     )
-    verifier = auth.verifier()
-    app = create_app(settings, auth_http=auth.client, verifier=verifier)
     await auth.add_user("boss", "boss-password", ("admin", "stations:read"))
     await auth.add_user("reader", "reader-password", ("stations:read",))
-    async with LifespanManager(app) as manager:
-        transport = httpx.ASGITransport(app=manager.app, client=("10.0.0.7", 50000))
-        async with httpx.AsyncClient(transport=transport, base_url=BASE) as client:
-            yield client
+    async with in_process_admin(settings, auth.client, auth.verifier()) as client:
+        yield client
 
 
-async def sign_in(client: httpx.AsyncClient, username: str, password: str) -> httpx.Response:
-    return await client.post(
-        "/admin/login", data={"username": username, "password": password}, headers=ORIGIN
-    )
-
-
-async def csrf(client: httpx.AsyncClient, page: str) -> str:
-    response = await client.get(page)
-    assert response.status_code == 200, response.text
-    match = re.search(r'name="csrf_token" value="([^"]+)"', response.text)
-    assert match is not None
-    return match[1]
+csrf = form_token
 
 
 async def rows(pool: AsyncConnectionPool, query: str, *params: Any) -> list[tuple[Any, ...]]:

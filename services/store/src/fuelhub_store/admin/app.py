@@ -106,7 +106,9 @@ def create_app(
         authentication_backend=backend,
     )
     backend.templates = admin.templates
-    admin.admin.state.fuelhub = AdminContext(pool=pool, media=media, auth_http=http)
+    admin.admin.state.fuelhub = AdminContext(
+        pool=pool, media=media, auth_http=http, broker_url=settings.broker_url
+    )
     for view in (
         StatusView,
         FuelTypeAdmin,

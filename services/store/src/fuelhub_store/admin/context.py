@@ -16,6 +16,7 @@ class AdminContext:
     pool: AsyncConnectionPool
     media: MediaStore
     auth_http: httpx.AsyncClient  # base URL = AUTH_URL
+    broker_url: str
 
 
 def admin_context(request: Request) -> AdminContext:

@@ -5,22 +5,27 @@ from __future__ import annotations
 
 import io
 import os
+import re
 import subprocess
 import sys
 import time
 import zlib
-from collections.abc import Iterator, Mapping
-from contextlib import contextmanager
+from collections.abc import AsyncIterator, Iterator, Mapping
+from contextlib import asynccontextmanager, contextmanager
 from datetime import UTC, datetime
 from pathlib import Path
 from struct import pack
 
 import httpx
+from asgi_lifespan import LifespanManager
 from fuelhub_common.guard import GuardPolicy
 from fuelhub_common.testing import free_port
+from fuelhub_common.tokens import TokenVerifier
 from PIL import Image
 from psycopg import AsyncConnection
 
+from fuelhub_store.admin.app import create_app
+from fuelhub_store.admin.settings import AdminSettings
 from fuelhub_store.service import handle
 from fuelhub_store.testing import change_set, price_list, station
 
@@ -183,3 +188,36 @@ SVG = (
     b'<rect width="10" height="10" fill="red"/></svg>'
 )
 NOT_AN_IMAGE = b"this is a text file pretending to be a PNG\n" * 10
+
+
+# --- in-process ----------------------------------------------------------------------------
+
+ADMIN_BASE = "http://admin.test"
+ORIGIN = {"Origin": ADMIN_BASE}
+
+
+@asynccontextmanager
+async def in_process_admin(
+    settings: AdminSettings, auth_http: httpx.AsyncClient, verifier: TokenVerifier
+) -> AsyncIterator[httpx.AsyncClient]:
+    """The admin app in-process (lifespan run), talking to an in-process auth."""
+    app = create_app(settings, auth_http=auth_http, verifier=verifier)
+    async with LifespanManager(app) as manager:
+        transport = httpx.ASGITransport(app=manager.app, client=("10.0.0.7", 50000))
+        async with httpx.AsyncClient(transport=transport, base_url=ADMIN_BASE) as client:
+            yield client
+
+
+async def sign_in(client: httpx.AsyncClient, username: str, password: str) -> httpx.Response:
+    return await client.post(
+        "/admin/login", data={"username": username, "password": password}, headers=ORIGIN
+    )
+
+
+async def form_token(client: httpx.AsyncClient, page: str) -> str:
+    """The CSRF token of the admin form on ``page``."""
+    response = await client.get(page)
+    match = re.search(r'name="csrf_token" value="([^"]+)"', response.text)
+    if response.status_code != 200 or match is None:
+        raise AssertionError(f"{page}: no form ({response.status_code})")
+    return match[1]

@@ -4,12 +4,15 @@ from __future__ import annotations
 
 import re
 from collections import defaultdict
+from dataclasses import asdict
 from typing import Any
 
+from aio_pika.exceptions import AMQPError
 from sqladmin import BaseView, expose
 from starlette.requests import Request
 from starlette.responses import Response
 
+from fuelhub_store.admin import audit, deadletters
 from fuelhub_store.admin.context import admin_context
 from fuelhub_store.admin.login import session_user
 from fuelhub_store.admin.security import csrf_ok, csrf_token
@@ -19,6 +22,7 @@ from fuelhub_store.changeset import Kind
 
 _HELD = re.compile(r"^(stations|prices):([1-9][0-9]{0,18})$")
 MAX_APPROVALS = 10_000
+REQUEUE_BATCH = 1000
 
 SOURCE_STATUS = """
 SELECT source, last_poll_at, last_outcome, last_success_at, last_error, last_error_at,
@@ -55,6 +59,30 @@ class StatusView(BaseView):
                 )
         return await self._page(request, message=f"Approved; {applied} deletion(s) applied.")
 
+    @expose("/status/requeue", methods=["POST"], identity="status-requeue")
+    async def requeue_dead_letters(self, request: Request) -> Response:
+        """Move dead-lettered messages back to the store's queue (after a fix)."""
+        form = await request.form(max_fields=5)
+        if not csrf_ok(request, form):
+            return await self._page(request, error="The form expired; reload and retry.", code=403)
+        ctx = admin_context(request)
+        try:
+            moved = await deadletters.requeue(ctx.broker_url, limit=REQUEUE_BATCH)
+        except (deadletters.BrokerUnavailableError, AMQPError) as exc:
+            return await self._page(request, error=f"RabbitMQ unavailable: {exc}", code=503)
+        if moved:
+            async with ctx.pool.connection() as conn, conn.transaction():
+                await audit.record(
+                    conn,
+                    actor=session_user(request),
+                    action="deadletter.requeue",
+                    target_type="dead_letter_queue",
+                    target_id=None,
+                    before={"messages": [asdict(m) for m in moved]},
+                    after={"requeued": len(moved)},
+                )
+        return await self._page(request, message=f"Re-queued {len(moved)} message(s).")
+
     @expose("/status", methods=["GET"], identity="status")
     async def status(self, request: Request) -> Response:
         return await self._page(request)
@@ -74,6 +102,10 @@ class StatusView(BaseView):
                 dict(zip(names, row, strict=True)) for row in await cur.fetchall()
             ]
             held = await list_held_deletions(conn)
+        try:
+            dead: int | str = await deadletters.waiting(admin_context(request).broker_url)
+        except (deadletters.BrokerUnavailableError, AMQPError) as exc:
+            dead = f"unknown (RabbitMQ unavailable: {exc})"
         response: Response = await self.templates.TemplateResponse(
             request,
             "fuelhub/status.html",
@@ -81,6 +113,7 @@ class StatusView(BaseView):
                 "title": "Ingestion status",
                 "sources": sources,
                 "held": held,
+                "dead_letters": dead,
                 "error": error,
                 "message": message,
                 "csrf_token": csrf_token(request),
