@@ -343,3 +343,26 @@ def test_services_point_at_the_operators_resources(
                 assert "@fuelhub-rabbitmq:5672/" in env["BROKER_URL"]["value"], name
                 user = env["RABBITMQ_USERNAME"]["valueFrom"]["secretKeyRef"]["name"]
                 assert user == "fuelhub-rabbitmq-default-user", name
+
+
+@pytest.mark.parametrize("overlay", OVERLAYS)
+def test_rollout_stages_select_what_the_procedure_needs(
+    rendered: dict[str, Objects], overlay: str
+) -> None:
+    # docs/operations.md applies `-l fuelhub.io/stage=platform`, then
+    # `-l app.kubernetes.io/component=migration`, then everything.
+    objects = rendered[overlay]
+    platform = [
+        o for o in objects if o["metadata"].get("labels", {}).get("fuelhub.io/stage") == "platform"
+    ]
+    kinds = {o["kind"] for o in platform}
+    assert kinds == {
+        "Namespace", "ConfigMap", "NetworkPolicy", "Cluster", "ScheduledBackup", "RabbitmqCluster",
+    }  # fmt: skip
+    policies = _of_kind(objects, "NetworkPolicy")
+    assert len(_of_kind(platform, "NetworkPolicy")) == len(policies)
+    migration = [
+        o for o in objects
+        if o["metadata"].get("labels", {}).get("app.kubernetes.io/component") == "migration"
+    ]  # fmt: skip
+    assert [(o["kind"], o["metadata"]["name"]) for o in migration] == [("Job", "fuelhub-migrate")]
