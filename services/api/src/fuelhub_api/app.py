@@ -24,6 +24,7 @@ from fuelhub_api.errors import (
     NotFoundError,
     ParamError,
 )
+from fuelhub_api.fastpath import CacheHitFastPath
 from fuelhub_api.metrics import RequestMetrics
 from fuelhub_api.service import Reader
 from fuelhub_api.settings import Settings
@@ -115,8 +116,11 @@ def install_openapi(app: FastAPI) -> None:
     app.openapi = openapi  # type: ignore[method-assign]
 
 
-def create_app(settings: Settings, *, verifier: AccessVerifier | None = None) -> FastAPI:
-    """The API app. ``verifier`` replaces the JWKS-backed verifier (tests serve their own)."""
+def create_app(
+    settings: Settings, *, verifier: AccessVerifier | None = None, fast_path: bool = True
+) -> FastAPI:
+    """The API app. ``verifier`` replaces the JWKS-backed verifier (tests serve their own);
+    ``fast_path=False`` sends every request through the FastAPI routes."""
     registry = CollectorRegistry()
 
     @contextlib.asynccontextmanager
@@ -176,5 +180,7 @@ def create_app(settings: Settings, *, verifier: AccessVerifier | None = None) ->
     app.include_router(changes.router)
     install_error_handlers(app, settings)
     install_openapi(app)
+    if fast_path:
+        app.add_middleware(CacheHitFastPath, fastapi_app=app)
     app.add_middleware(RequestMetrics, registry=registry)
     return app

@@ -60,6 +60,15 @@ class Authenticator:
         self._scope = scope
         self._seen: OrderedDict[str, tuple[float, AccessClaims]] = OrderedDict()
 
+    def remembered(self, header: str | None) -> AccessClaims | None:
+        """The claims of a recently verified, unexpired token in ``header``; no verification."""
+        if not header or header[:7].lower() != "bearer ":
+            return None
+        remembered = self._seen.get(header[7:].strip())
+        if remembered is None or remembered[0] <= time.time():
+            return None
+        return remembered[1]
+
     async def authenticate(self, header: str | None) -> AccessClaims:
         token = bearer_token(header)
         now = time.time()

@@ -62,7 +62,7 @@ async def read_request(request: Request, services: ServicesDep) -> ReadRequest:
 ReadRequestDep = Annotated[ReadRequest, Depends(read_request)]
 
 
-def _matches(if_none_match: str, etag: str) -> bool:
+def etag_matches(if_none_match: str, etag: str) -> bool:
     if if_none_match.strip() == "*":
         return True
     for candidate in if_none_match.split(","):
@@ -74,11 +74,16 @@ def _matches(if_none_match: str, etag: str) -> bool:
     return False
 
 
+def cache_headers(body: Body) -> dict[str, str]:
+    # private: the body depends on the bearer; no-cache: revalidate (cheap 304) every time.
+    return {"ETag": body.etag, "Cache-Control": "private, no-cache", "Vary": "Authorization"}
+
+
 def conditional(request: Request, body: Body) -> Response:
     """200 with the body and its ETag, or 304 when the client already has it."""
-    headers = {"ETag": body.etag, "Cache-Control": "private, no-cache", "Vary": "Authorization"}
+    headers = cache_headers(body)
     inm = request.headers.get("if-none-match")
-    if inm is not None and _matches(inm, body.etag):
+    if inm is not None and etag_matches(inm, body.etag):
         return Response(status_code=304, headers=headers)
     return Response(content=body.content, media_type=JSON, headers=headers)
 

@@ -76,8 +76,20 @@ class Reader:
 
     # -- v1 ------------------------------------------------------------------------------------
 
+    def v1_key(self, page: Page, req: Request) -> tuple[Any, ...]:
+        return self.key("v1", req.base, req.path, page.limit, page.offset, fresh=False)
+
+    def v2_key(self, f: StationFilter, req: Request) -> tuple[Any, ...]:
+        if f.since is not None:
+            return self.key("delta", req.base, req.path, f.since, f.limit)
+        return self.key("v2", req.base, req.path, f)
+
+    def cached(self, key: tuple[Any, ...]) -> Body | None:
+        """The body for ``key`` at the current version, if cached (no I/O)."""
+        return self._cached(key)
+
     async def v1_page(self, page: Page, req: Request) -> Body:
-        key = self.key("v1", req.base, req.path, page.limit, page.offset, fresh=False)
+        key = self.v1_key(page, req)
         hit = self._cached(key)
         if hit is not None:
             return hit
@@ -158,7 +170,7 @@ class Reader:
     async def v2_list(self, f: StationFilter, req: Request) -> Body:
         if f.since is not None:
             return await self._delta(f.since, f.limit, req)
-        key = self.key("v2", req.base, req.path, f)
+        key = self.v2_key(f, req)
         hit = self._cached(key)
         if hit is not None:
             return hit
@@ -194,7 +206,7 @@ class Reader:
         return self._store(version, key, content)
 
     async def _delta(self, since: SyncCursor, limit: int, req: Request) -> Body:
-        key = self.key("delta", req.base, req.path, since, limit)
+        key = self.v2_key(StationFilter(limit=limit, since=since), req)
         hit = self._cached(key)
         if hit is not None:
             return hit

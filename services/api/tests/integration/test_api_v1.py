@@ -219,3 +219,33 @@ async def test_v1_links_and_icons_use_trusted_forwarded_headers(api: Api) -> Non
     body = (await api.get("/api/v1/fuel-stations?limit=1", headers=evil)).json()
     assert body["count"] == 5
     assert body["results"][0]["fuels"][0]["fuel_type"]["icon"].startswith("http://testserver/")
+
+
+async def test_cache_hit_fast_path_answers_exactly_like_the_route(api: Api) -> None:
+    await load_sample(api)
+    reader = api.app.state.services.reader
+    hits: list[bool] = []
+    original = reader.cached
+
+    def spy(key: Any) -> Any:
+        body = original(key)
+        hits.append(body is not None)
+        return body
+
+    reader.cached = spy
+    for url in ("/api/v1/fuel-stations?limit=2&offset=1", "/api/v2/fuel-stations?fuel=ДТ&limit=1"):
+        hits.clear()
+        routed = await api.get(url)  # a miss: the FastAPI route builds and caches it
+        fast = await api.get(url)  # a hit: answered before routing
+        # the first never reached the cache through the fast path; the second did, and hit
+        assert hits[-1:] == [True], url
+        assert not any(hits[:-1]), url
+        assert fast.content == routed.content
+        for name in ("content-type", "etag", "cache-control", "vary", "content-length"):
+            assert fast.headers[name] == routed.headers[name], name
+        again = await api.get(url, headers={"If-None-Match": fast.headers["etag"]})
+        assert again.status_code == 304
+        assert again.content == b""
+    # a bad parameter or an unknown token is never answered by the fast path
+    assert (await api.get("/api/v1/fuel-stations?limit=-3")).status_code == 400
+    assert (await api.client.get("/api/v1/fuel-stations?limit=2&offset=1")).status_code == 401
