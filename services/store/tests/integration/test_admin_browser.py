@@ -208,6 +208,14 @@ async def test_admin_in_a_real_browser(
         )
         assert await cur.fetchall() == [("admin", None, icon_path)]
 
+    async with seeded.connection() as conn:  # one held deletion, so the status page shows one
+        await conn.execute("INSERT INTO store.absences VALUES ('stations', 2, 1, now(), now())")
+    driver.get(base + "/admin/accounts")  # type: ignore[attr-defined]
+    users = driver.find_element(By.ID, "users").text  # type: ignore[attr-defined]
+    assert "demo" in users
+    assert "admin" in users
+    shot(driver, "14-accounts")
+
     for name, url in [
         ("08-status", "/admin/status"),
         ("09-aliases", "/admin/fuel-alias/list"),

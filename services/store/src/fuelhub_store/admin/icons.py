@@ -58,7 +58,7 @@ def _open(data: bytes) -> Image.Image:
     except (Image.DecompressionBombError, Image.DecompressionBombWarning):
         raise IconRejectedError(
             f"The image declares more than {MAX_SIDE}×{MAX_SIDE} pixels (a possible "
-            "decompression bomb); refused."
+            "decompression bomb)."
         ) from None
     except UnidentifiedImageError:
         raise IconRejectedError(
