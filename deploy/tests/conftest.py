@@ -190,12 +190,14 @@ def settings_names() -> set[str]:
     from fuelhub_demo_sources.settings import DemoSettings
     from fuelhub_ingest_source1.settings import Source1Settings
     from fuelhub_ingest_source2.settings import Source2Settings
+    from fuelhub_store.admin.settings import AdminSettings
     from fuelhub_store.settings import StoreSettings
     from pydantic import AliasChoices
 
     names: set[str] = set()
     for cls in (
-        ApiSettings, AuthSettings, DemoSettings, Source1Settings, Source2Settings, StoreSettings,
+        AdminSettings, ApiSettings, AuthSettings, DemoSettings, Source1Settings, Source2Settings,
+        StoreSettings,
     ):  # fmt: skip
         prefix = str(cls.model_config.get("env_prefix", "")).upper()
         for field_name, field in cls.model_fields.items():

@@ -103,6 +103,7 @@ def test_start_order_waits_for_health_and_migrations(config: dict[str, Any]) -> 
     # Migrations run once, in their own step; the services never migrate on start.
     assert services["store"]["environment"]["STORE_MIGRATE_ON_START"] == "false"
     assert services["auth"]["environment"]["AUTH_MIGRATE_ON_START"] == "false"
+    assert services["store-admin"]["environment"]["ADMIN_MIGRATE_ON_START"] == "false"
 
 
 def test_data_lives_in_volumes(config: dict[str, Any]) -> None:

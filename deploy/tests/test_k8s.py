@@ -31,10 +31,8 @@ OVERLAYS = ("dev", "prod")
 Objects = list[dict[str, Any]]
 Find = Callable[[Objects, str, str], dict[str, Any]]
 
-# Settings a fuelhub process reads but that no settings class declares yet.
-PENDING_SETTINGS = {
-    "STORE_MEDIA_DIR": "store-admin's media directory (the admin UI is being built)",
-}
+# Settings a fuelhub process reads but that no settings class declares yet (none now).
+PENDING_SETTINGS: dict[str, str] = {}
 # Variables set only to build another one with $(NAME) (BROKER_URL from the operator's secret).
 HELPER_VARIABLES = {"RABBITMQ_USERNAME", "RABBITMQ_PASSWORD"}
 
@@ -299,6 +297,7 @@ def test_migrations_run_in_a_job_not_on_start(
     config = find(objects, "ConfigMap", "fuelhub-config")["data"]
     assert config["STORE_MIGRATE_ON_START"] == "false"
     assert config["AUTH_MIGRATE_ON_START"] == "false"
+    assert config["ADMIN_MIGRATE_ON_START"] == "false"
     # Same image tags as the Deployments: the Job migrates to the schema the rollout needs.
     images = {c["image"] for _, p in _pod_specs(objects) for c in _containers(p)}
     for c in _containers(job["spec"]["template"]):

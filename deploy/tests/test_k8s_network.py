@@ -131,7 +131,7 @@ MUST_TALK = [
     ("ingress", "api", 8002), ("ingress", "auth", 8001), ("ingress", "store-admin", 8003),
     ("api", "auth", 8001), ("api", "db", 5432), ("store-admin", "auth", 8001),
     ("store-admin", "db", 5432), ("auth", "db", 5432), ("migrate", "db", 5432),
-    ("store", "db", 5432), ("store", "rabbitmq", 5672),
+    ("store", "db", 5432), ("store", "rabbitmq", 5672), ("store-admin", "rabbitmq", 5672),
     ("ingest-source1", "rabbitmq", 5672), ("ingest-source2", "rabbitmq", 5672),
     ("ingest-source1", "internet", 443), ("ingest-source2", "internet", 443),
     ("prometheus", "api", 8002), ("prometheus", "auth", 8001), ("prometheus", "store", 8013),
@@ -143,7 +143,7 @@ MUST_TALK = [
 ]  # fmt: skip
 MUST_NOT_TALK = [
     ("ingest-source1", "db", 5432), ("ingest-source2", "db", 5432), ("api", "rabbitmq", 5672),
-    ("auth", "rabbitmq", 5672), ("store-admin", "rabbitmq", 5672), ("ingress", "store", 8013),
+    ("auth", "rabbitmq", 5672), ("ingress", "store", 8013),
     ("ingress", "db", 5432), ("ingress", "rabbitmq", 5672), ("ingress", "ingest-source1", 8011),
     ("api", "internet", 443), ("store", "internet", 443), ("auth", "internet", 443),
     ("migrate", "rabbitmq", 5672), ("api", "ingest-source2", 8012), ("api", "store", 8013),
