@@ -76,42 +76,49 @@ def station_list_sql(q: ResolvedFilter) -> tuple[str, dict[str, Any]]:
     currency_col = "cp.currency" if join else "NULL::text"
     price_col = "cp.price" if join else "NULL::numeric"
     distance_col = _DISTANCE if f.near is not None else "NULL::double precision"
+    # Documents are read (and distances spliced in) only for the page's rows, after the
+    # keys have been sorted and limited in the inner query.
     doc = "d.doc_v2"
     if f.near is not None:
         doc = (
             "left(d.doc_v2, -1) || ',\"distance_km\":' || "
-            "round((" + _DISTANCE + " / 1000.0)::numeric, 3)::text || '}'"
+            "round((k.distance_m / 1000.0)::numeric, 3)::text || '}'"
         )
     if f.updated_since is not None:
         doc = f"CASE WHEN d.deleted THEN {_TOMBSTONE} ELSE {doc} END"
     a = f.after
     if f.sort == "price":
-        order = "cp.currency, cp.price, d.station_id"
+        order, outer = "cp.currency, cp.price, d.station_id", "k.currency, k.price, k.station_id"
         if a is not None:
             where.append(
                 "(cp.currency, cp.price, d.station_id) > (%(a_cur)s, %(a_price)s, %(a_id)s)"
             )
             params.update(a_cur=a.currency, a_price=a.price, a_id=a.station_id)
     elif f.sort == "distance":
-        order = "distance_m, d.station_id"
+        order, outer = "distance_m, d.station_id", "k.distance_m, k.station_id"
         if a is not None:
             where.append(f"({_DISTANCE}, d.station_id) > (%(a_dist)s, %(a_id)s)")
             params.update(a_dist=a.distance, a_id=a.station_id)
     elif f.sort == "number":
-        order = "d.number, d.station_id"
+        order, outer = "d.number, d.station_id", "k.number, k.station_id"
         if a is not None:
             where.append("(d.number, d.station_id) > (%(a_num)s, %(a_id)s)")
             params.update(a_num=a.number, a_id=a.station_id)
     else:
-        order = "d.station_id"
+        order, outer = "d.station_id", "k.station_id"
         if a is not None:
             where.append("d.station_id > %(a_id)s")
             params["a_id"] = a.station_id
     # Only constant fragments are joined here; client values are bound parameters.
+    keys = (
+        f"SELECT d.station_id, d.number, {currency_col} AS currency, {price_col} AS price,"  # noqa: S608
+        f" {distance_col} AS distance_m FROM store.station_docs d{join}"
+        f" WHERE {' AND '.join(where)} ORDER BY {order} LIMIT %(limit)s"
+    )
     sql = (
-        f"SELECT d.station_id, d.number, {currency_col}, {price_col}, {distance_col} AS distance_m,"  # noqa: S608
-        f" {doc} AS doc FROM store.station_docs d{join} WHERE {' AND '.join(where)}"
-        f" ORDER BY {order} LIMIT %(limit)s"
+        "SELECT k.station_id, k.number, k.currency, k.price, k.distance_m,"  # noqa: S608
+        f" {doc} AS doc FROM ({keys}) k JOIN store.station_docs d ON d.station_id = k.station_id"
+        f" ORDER BY {outer}"
     )
     return sql, params
 
