@@ -24,9 +24,10 @@ from fuelhub_api.deps import (
     query_param,
     query_single,
 )
-from fuelhub_api.errors import DatabaseUnavailableError, ParamError
+from fuelhub_api.errors import CursorGoneError, DatabaseUnavailableError, ParamError
 from fuelhub_api.params import BBox, parse_bbox, parse_station_id
 from fuelhub_api.responses import ERRORS
+from fuelhub_api.schemas import Error
 from fuelhub_api.service import Connect
 from fuelhub_api.state import ReadModelState
 
@@ -108,6 +109,7 @@ def parse_station_ids(raw: str) -> tuple[int, ...]:
             "description": "An endless event stream.",
             "content": {"text/event-stream": {"schema": {"type": "string"}}},
         },
+        410: {"model": Error, "description": "The resume position cannot be served."},
         **ERRORS,
     },
     openapi_extra=openapi_params(
@@ -123,11 +125,17 @@ async def changes(
     resume = request.headers.get("last-event-id") or q.get("since")
     station_ids = parse_station_ids(q["stations"]) if "stations" in q else ()
     bbox = parse_bbox(q["bbox"]) if "bbox" in q else None
+    async with services.connect() as conn:
+        bounds = await repo.fetch_feed_bounds(conn)
     if resume:
         start = parse_sync_cursor(resume).after_seq()
+        if start > bounds.upto or bounds.lost(start):
+            raise CursorGoneError(
+                "cannot resume from this position (older than the retained feed, or ahead of "
+                "it): list the stations again and stream from the new `sync` cursor"
+            )
     else:
-        async with services.connect() as conn:
-            start = (await repo.fetch_snapshot(conn)).version
+        start = bounds.upto
     stream = change_stream(
         state=services.state,
         connect=services.connect,

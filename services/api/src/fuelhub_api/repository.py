@@ -21,7 +21,13 @@ from fuelhub_api.queries import ResolvedFilter, station_count_sql, station_list_
 
 Conn = AsyncConnection[Any]
 
-_VERSION = "(SELECT coalesce(max(seq), 0) FROM store.outbox)"
+# The read-model version: the largest applied position visible. Documents keep their seq after
+# retention prunes old outbox rows, so both are consulted (both by index, both committed-only).
+_VERSION = (
+    "(SELECT greatest((SELECT max(seq) FROM store.outbox),"
+    " (SELECT max(seq) FROM store.station_docs), 0))"
+)
+_HORIZON = "(SELECT min(seq) FROM store.outbox)"
 _MAX_BIGINT = 2**63 - 1
 
 
@@ -124,12 +130,38 @@ class DeltaRow:
     doc: bytes
 
 
-async def fetch_delta(conn: Conn, since: SyncCursor, limit: int) -> tuple[int, list[DeltaRow]]:
-    """(upto, rows): every station whose last change is after ``since`` and at most ``upto``
-    (the snapshot's largest applied seq), in ``(seq, station_id)`` order, limit + 1 rows."""
+@dataclass(frozen=True)
+class FeedBounds:
+    """The newest applied position and the oldest one still retained (None: none retained)."""
+
+    upto: int
+    horizon: int | None
+
+    def lost(self, after_seq: int) -> bool:
+        """Whether changes after ``after_seq`` may have been pruned (tombstones included)."""
+        if self.horizon is None:
+            return after_seq < self.upto
+        # Gaps (rolled-back positions) can only make this say "lost" too early: the safe side.
+        return after_seq + 1 < self.horizon
+
+
+async def fetch_feed_bounds(conn: Conn) -> FeedBounds:
+    cur = await conn.execute(f"SELECT {_VERSION}, {_HORIZON}")
+    row = await cur.fetchone()
+    assert row is not None
+    return FeedBounds(int(row[0]), None if row[1] is None else int(row[1]))
+
+
+async def fetch_delta(
+    conn: Conn, since: SyncCursor, limit: int
+) -> tuple[FeedBounds, list[DeltaRow]]:
+    """(bounds, rows): every station whose last change is after ``since`` and at most
+    ``bounds.upto`` (the snapshot's largest applied seq), in ``(seq, station_id)`` order,
+    limit + 1 rows."""
     async with _raw_cursor(conn) as cur:
         await cur.execute(
-            f"SELECT v.upto, r.station_id, r.seq, r.doc FROM (SELECT {_VERSION} AS upto) v"  # noqa: S608
+            f"SELECT v.upto, v.horizon, r.station_id, r.seq, r.doc FROM"  # noqa: S608
+            f" (SELECT {_VERSION} AS upto, {_HORIZON} AS horizon) v"
             " LEFT JOIN LATERAL (SELECT d.station_id, d.seq, CASE WHEN d.deleted THEN"
             """ '{"id":' || d.station_id || ',"deleted":true}' ELSE d.doc_v2 END AS doc"""
             " FROM store.station_docs d WHERE d.seq >= %(seq)s AND d.seq <= v.upto"
@@ -143,8 +175,8 @@ async def fetch_delta(conn: Conn, since: SyncCursor, limit: int) -> tuple[int, l
             },
         )
         rows = await cur.fetchall()
-    upto = int(rows[0][0])
-    return upto, [DeltaRow(r[1], r[2], r[3]) for r in rows if r[1] is not None]
+    bounds = FeedBounds(int(rows[0][0]), None if rows[0][1] is None else int(rows[0][1]))
+    return bounds, [DeltaRow(r[2], r[3], r[4]) for r in rows if r[2] is not None]
 
 
 async def fetch_station(conn: Conn, station_id: int) -> tuple[int, bytes | None]:

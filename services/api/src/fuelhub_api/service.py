@@ -211,10 +211,16 @@ class Reader:
         if hit is not None:
             return hit
         async with self.connect() as conn:
-            upto, rows = await repo.fetch_delta(conn, since, limit)
+            bounds, rows = await repo.fetch_delta(conn, since, limit)
+        upto = bounds.upto
         if since.seq > upto:
             raise CursorGoneError(
                 "this sync cursor is ahead of the feed (the data was reset): sync from scratch"
+            )
+        if bounds.lost(since.after_seq()):
+            raise CursorGoneError(
+                "this sync cursor is older than the retained change feed: list the stations "
+                "again (without since=) and sync from the new cursor"
             )
         more = len(rows) > limit
         rows = rows[:limit]

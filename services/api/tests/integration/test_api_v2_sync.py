@@ -238,3 +238,27 @@ async def test_freshness_reports_each_sources_last_success(api: Api) -> None:
         "/api/v2/fuel-stations/1/price-history",
     ):
         assert (await page(api, url))["data_as_of"]["source1"].startswith("2026-03-01T06:59:58")
+
+
+async def test_cursors_older_than_the_retained_feed_are_410_and_current_ones_survive(
+    api: Api,
+) -> None:
+    await load_sample(api)
+    current = (await page(api, "/api/v2/fuel-stations"))["sync"]
+    assert current == "10"
+    async with await psycopg.AsyncConnection.connect(api.database_url) as conn:
+        # what the store's retention does to old feed rows
+        await conn.execute("DELETE FROM store.outbox WHERE seq <= 6")
+        await conn.commit()
+    old = await api.get("/api/v2/fuel-stations?since=3")
+    assert old.status_code == 410
+    assert "older than the retained" in old.json()["detail"]
+    assert (await api.get("/api/v2/fuel-stations?since=6")).status_code == 200  # nothing lost
+    async with await psycopg.AsyncConnection.connect(api.database_url) as conn:
+        await conn.execute("DELETE FROM store.outbox")
+        await conn.commit()
+    # the version does not go backwards when the whole feed has been pruned
+    same = await api.get(f"/api/v2/fuel-stations?since={current}")
+    assert same.status_code == 200
+    assert same.json()["sync"] == current
+    assert (await api.get("/api/v2/fuel-stations?since=9")).status_code == 410
