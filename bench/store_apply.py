@@ -28,7 +28,7 @@ from typing import Any
 import psycopg
 from fuelhub_common.guard import GuardPolicy
 from fuelhub_store.codec import decode
-from fuelhub_store.db import libpq_url, migrate
+from fuelhub_store.db import configure_session, libpq_url, migrate
 from fuelhub_store.service import handle
 from fuelhub_store.testing import change_set, price_list, station
 
@@ -160,7 +160,7 @@ async def run_once(url: str, n: int, part_size: int, run: int) -> dict[str, Any]
     first_p = source.price_bodies(ids, T0, snapshot=True, part_size=part_size)
     out: dict[str, Any] = {}
     async with await psycopg.AsyncConnection.connect(url) as conn:
-        await conn.execute("SET TIME ZONE 'UTC'")
+        await configure_session(conn)  # as the store's pool does
         await conn.execute(
             "TRUNCATE " + ", ".join(f"store.{t}" for t in DATA_TABLES)
             + ", store.inbox, store.snapshot_watermarks, store.absences, store.snapshot_kept"

@@ -39,9 +39,15 @@ def migrate(url: str, revision: str = "head") -> None:
     command.upgrade(alembic_config(url), revision)
 
 
-async def _configure(conn: AsyncConnection) -> None:
+async def configure_session(conn: AsyncConnection) -> None:
+    """Session settings every store connection needs (call before any other statement)."""
     # JSON documents and outbox times are rendered in UTC whatever the server's default.
     await conn.execute("SET TIME ZONE 'UTC'")
+    # Change sets are staged in temporary tables: with the default 8 MB of temp buffers a large
+    # set spills to disk page by page. (Must be set before the session's first temp table.)
+    await conn.execute("SET temp_buffers = '128MB'")
+    # Large sets are applied with hash joins and sorts; give them memory instead of batches.
+    await conn.execute("SET work_mem = '64MB'")
     await conn.commit()
 
 
@@ -53,7 +59,7 @@ def make_pool(url: str, *, size: int, name: str = "fuelhub-store") -> AsyncConne
         max_size=size,
         open=False,
         name=name,
-        configure=_configure,
+        configure=configure_session,
         check=AsyncConnectionPool.check_connection,
         kwargs={"application_name": name},
         timeout=10.0,
