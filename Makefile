@@ -22,6 +22,10 @@ check-deps:
 	@$(UV) run --frozen --no-sync python deploy/dev/preflight.py
 
 run: setup check-deps
+	@command -v nginx >/dev/null 2>&1 || { echo "make run: nginx (the gateway) is missing; install it: apt-get install -y nginx"; exit 1; }
+	@$(UV) run --frozen --no-sync fuelhub-store migrate
+	@$(UV) run --frozen --no-sync fuelhub-auth migrate
+	@$(UV) run --frozen --no-sync fuelhub-auth dev-bootstrap
 	@$(UV) run --frozen --no-sync honcho -f deploy/Procfile -d . start
 
 lint: setup

@@ -7,6 +7,7 @@ Services that already serve HTTP mount :func:`health_routes` on their own app; w
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 from collections.abc import Awaitable, Callable, Mapping
 
@@ -71,8 +72,13 @@ class HealthServer:
         self._task = asyncio.create_task(self._server._serve())
         while not self._server.started:
             if self._task.done():
-                await self._task  # surfaces the bind error
-                raise RuntimeError("health server stopped during start-up")
+                # uvicorn logs the cause (e.g. the port is taken) and exits; say it in one line.
+                with contextlib.suppress(BaseException):
+                    self._task.result()
+                raise SystemExit(
+                    f"cannot serve the health port on {self._server.config.host}:"
+                    f"{self._server.config.port}; is another process using it? (HTTP_PORT)"
+                )
             await asyncio.sleep(0.01)
         log.info("health port listening", extra={"port": self.port})
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import argparse
 import asyncio
 
 from fuelhub_common.ingestion.runner import run_ingestor
@@ -25,7 +26,13 @@ def build_config(settings: Source1Settings) -> IngestConfig:
     )
 
 
-def main() -> None:
+def main(argv: list[str] | None = None) -> None:
+    argparse.ArgumentParser(
+        prog="fuelhub-ingest-source1",
+        description="Polls Source 1 (the station catalog) and publishes its changes to RabbitMQ.",
+        epilog="Configured by environment variables (SOURCE1_URL, SOURCE1_POLL_INTERVAL, "
+        "BROKER_URL, ...): see README.md.",
+    ).parse_args(argv)
     settings = load_settings(Source1Settings)
     asyncio.run(run_ingestor(settings, StationsAdapter(), build_config(settings), "ingest-source1"))
 

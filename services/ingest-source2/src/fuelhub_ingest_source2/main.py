@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import argparse
 import asyncio
 
 from fuelhub_common.ingestion.runner import run_ingestor
@@ -25,7 +26,13 @@ def build_config(settings: Source2Settings) -> IngestConfig:
     )
 
 
-def main() -> None:
+def main(argv: list[str] | None = None) -> None:
+    argparse.ArgumentParser(
+        prog="fuelhub-ingest-source2",
+        description="Polls Source 2 (fuel prices) and publishes its changes to RabbitMQ.",
+        epilog="Configured by environment variables (SOURCE2_URL, SOURCE2_POLL_INTERVAL, "
+        "BROKER_URL, ...): see README.md.",
+    ).parse_args(argv)
     settings = load_settings(Source2Settings)
     asyncio.run(run_ingestor(settings, PricesAdapter(), build_config(settings), "ingest-source2"))
 
