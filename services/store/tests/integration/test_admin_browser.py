@@ -8,7 +8,8 @@ import json
 import os
 import shutil
 import tempfile
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncIterator, Callable, Iterator
+from dataclasses import dataclass
 from pathlib import Path
 
 import httpx
@@ -56,17 +57,25 @@ def browser(tmp_path: Path) -> Iterator[object]:
         driver.quit()
 
 
+@dataclass(frozen=True)
+class System:
+    admin: str
+    auth: str
+    api: str
+
+
 @pytest.fixture
 def system(
-    store_db_url: str, postgres_database_factory: object, tmp_path: Path
-) -> Iterator[tuple[str, Path]]:
-    """auth (with dev-bootstrap's admin and demo) and the admin, as real processes."""
-    auth_db = postgres_database_factory()  # type: ignore[operator]
+    store_db_url: str, postgres_database_factory: Callable[[], str], tmp_path: Path
+) -> Iterator[System]:
+    """auth (with dev-bootstrap's admin and demo), the admin and the read API, as processes."""
+    auth_db = postgres_database_factory()
     with (
         t.run_auth(auth_db, tmp_path) as auth_url,
         t.run_admin(store_db_url, auth_url, tmp_path) as admin_url,
+        t.run_api(store_db_url, auth_url, tmp_path) as api_url,
     ):
-        yield admin_url, tmp_path / "media"
+        yield System(admin=admin_url, auth=auth_url, api=api_url)
 
 
 @pytest.fixture
@@ -114,12 +123,12 @@ async def fuel_row(pool: AsyncConnectionPool, name: str) -> tuple[int, str | Non
 async def test_admin_in_a_real_browser(
     browser: object,
     seeded: AsyncConnectionPool,
-    system: tuple[str, Path],
+    system: System,
     tmp_path: Path,
 ) -> None:
     from selenium.webdriver.common.by import By
 
-    base, _media = system
+    base = system.admin
     driver = browser
 
     # Anyone not signed in is sent to the login page.
@@ -184,6 +193,26 @@ async def test_admin_in_a_real_browser(
         fuels = {f["fuel_type"]["name"]: f["fuel_type"]["icon"] for f in doc["fuels"]}
         assert fuels["АИ-95"] == icon_path
         assert fuels.get("ДТ") is None
+
+    # The read API returns it (as an absolute URL on its public base) without a restart.
+    async with httpx.AsyncClient() as http:
+        login_response = await http.post(
+            system.auth + "/api/v1/token/",
+            json={"username": t.DEMO_USER, "password": t.DEMO_PASSWORD},
+        )
+        token = login_response.json()["access"]
+        listing = await http.get(
+            system.api + "/api/v1/fuel-stations",
+            headers={"Authorization": f"Bearer {token}"},
+        )
+    assert listing.status_code == 200, listing.text
+    icons = {
+        f["fuel_type"]["name"]: f["fuel_type"]["icon"]
+        for station in listing.json()["results"]
+        for f in station["fuels"]
+    }
+    assert icons["АИ-95"].startswith("http")
+    assert icons["АИ-95"].endswith(icon_path)
 
     # The icon URL serves the processed image: a 128×128 PNG, cacheable for long.
     async with httpx.AsyncClient(base_url=base) as http:

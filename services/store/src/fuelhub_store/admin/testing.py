@@ -123,6 +123,24 @@ def run_admin(database_url: str, auth_url: str, workdir: Path) -> Iterator[str]:
         yield url
 
 
+@contextmanager
+def run_api(database_url: str, auth_url: str, workdir: Path) -> Iterator[str]:
+    """The read API (``fuelhub-api``) as a real process on the same database; yields its URL."""
+    port = free_port()
+    env = {
+        "DATABASE_URL": database_url,
+        "HTTP_PORT": str(port),
+        "AUTH_ISSUER": ISSUER,
+        "AUTH_JWKS_URL": auth_url + "/.well-known/jwks.json",
+        "LOG_FORMAT": "text",
+    }
+    url = f"http://127.0.0.1:{port}"
+    with _process(
+        [sys.executable, "-m", "fuelhub_api.main"], env, workdir / "api.log", url + "/healthz"
+    ):
+        yield url
+
+
 async def seed(conn: AsyncConnection) -> None:
     """Two stations selling АИ-95 and ДТ, one with a car wash, applied as the store applies."""
     at = datetime(2026, 3, 1, 6, 0, tzinfo=UTC)
