@@ -1,8 +1,11 @@
-"""Entry point ``fuelhub-api``: settings, logging, uvicorn on API_HTTP_PORT (default 8002)."""
+"""Entry point ``fuelhub-api``: settings, logging, uvicorn on HTTP_PORT (default 8002)."""
 
 from __future__ import annotations
 
+from typing import Any
+
 import uvicorn
+from fastapi import FastAPI
 from fuelhub_common.logs import configure_logging
 from fuelhub_common.settings import load_settings
 
@@ -10,22 +13,35 @@ from fuelhub_api.app import create_app
 from fuelhub_api.settings import Settings
 
 
+def create() -> FastAPI:
+    """The app from the environment (also the factory each worker process calls)."""
+    settings = load_settings(Settings)
+    configure_logging("api", level=settings.log_level, fmt=settings.log_format)
+    return create_app(settings)
+
+
 def main() -> None:
     settings = load_settings(Settings)
     configure_logging("api", level=settings.log_level, fmt=settings.log_format)
-    uvicorn.run(
-        create_app(settings),
-        host=settings.http_host,
-        port=settings.http_port,
-        log_config=None,
-        proxy_headers=False,  # X-Forwarded-* are read by the app, only from trusted peers
-        server_header=False,
-        timeout_graceful_shutdown=int(settings.shutdown_timeout),
-        backlog=2048,
-        loop="uvloop",
-        http="httptools",
-        access_log=False,  # request metrics cover it; a line per request costs the hot path
-    )
+    options: dict[str, Any] = {
+        "host": settings.http_host,
+        "port": settings.http_port,
+        "log_config": None,
+        "proxy_headers": False,  # X-Forwarded-* are read by the app, only from trusted peers
+        "server_header": False,
+        "timeout_graceful_shutdown": int(settings.shutdown_timeout),
+        "backlog": 2048,
+        "loop": "uvloop",
+        "http": "httptools",
+        "access_log": False,  # the latency histogram covers requests; a line each costs
+    }
+    if settings.api_workers > 1:
+        # Each worker builds its own app (pool, watcher, caches) from the environment.
+        uvicorn.run(
+            "fuelhub_api.main:create", factory=True, workers=settings.api_workers, **options
+        )
+    else:
+        uvicorn.run(create_app(settings), **options)
 
 
 if __name__ == "__main__":
