@@ -6,8 +6,9 @@ HTTP layer owns the pool and this module owns no framework.
 
 from __future__ import annotations
 
+import asyncio
 import dataclasses
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from contextlib import AbstractAsyncContextManager
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
@@ -53,6 +54,7 @@ class Reader:
         self.state = state
         self.cache = cache
         self.connect = connect
+        self._flights: dict[tuple[Any, ...], asyncio.Future[Body]] = {}
 
     # -- conditional GET -----------------------------------------------------------------------
 
@@ -68,6 +70,26 @@ class Reader:
     def _cached(self, key: tuple[Any, ...]) -> Body | None:
         hit = self.cache.get(self.state.version, key)
         return hit if isinstance(hit, Body) else None
+
+    async def _once(self, key: tuple[Any, ...], build: Callable[[], Awaitable[Body]]) -> Body:
+        """The cached body, or one build shared by every concurrent request for ``key``.
+
+        When the read model moves, every client's next request misses at once; without this,
+        each would run the same query (a stampede that saturates the pool).
+        """
+        hit = self._cached(key)
+        if hit is not None:
+            return hit
+        flight = (self.state.version, key)
+        pending = self._flights.get(flight)
+        if pending is None:
+            pending = asyncio.ensure_future(build())
+            # Retrieve the outcome even if every waiter went away (no "never retrieved").
+            pending.add_done_callback(lambda t: t.cancelled() or t.exception())
+            self._flights[flight] = pending
+            pending.add_done_callback(lambda _: self._flights.pop(flight, None))
+        # shield: one client disconnecting must not cancel the build the others wait for.
+        return await asyncio.shield(pending)
 
     def _store(self, version: int, key: tuple[Any, ...], content: bytes) -> Body:
         body = Body(content, etag_for(version, *key))
@@ -89,6 +111,9 @@ class Reader:
         return self._cached(key)
 
     async def v1_page(self, page: Page, req: Request) -> Body:
+        return await self._once(self.v1_key(page, req), lambda: self._v1_page(page, req))
+
+    async def _v1_page(self, page: Page, req: Request) -> Body:
         key = self.v1_key(page, req)
         hit = self._cached(key)
         if hit is not None:
@@ -168,6 +193,9 @@ class Reader:
         return ResolvedFilter(f, fuel_id, services)
 
     async def v2_list(self, f: StationFilter, req: Request) -> Body:
+        return await self._once(self.v2_key(f, req), lambda: self._v2_list(f, req))
+
+    async def _v2_list(self, f: StationFilter, req: Request) -> Body:
         if f.since is not None:
             return await self._delta(f.since, f.limit, req)
         key = self.v2_key(f, req)
@@ -240,6 +268,10 @@ class Reader:
         return self._store(upto, key, content)
 
     async def station(self, station_id: int, req: Request) -> Body:
+        key = self.key("station", req.base, station_id)
+        return await self._once(key, lambda: self._station(station_id, req))
+
+    async def _station(self, station_id: int, req: Request) -> Body:
         key = self.key("station", req.base, station_id)
         hit = self._cached(key)
         if hit is not None:

@@ -219,3 +219,30 @@ async def test_v2_since_ahead_of_the_feed_is_410(api: Api) -> None:
     await load_sample(api)
     response = await api.get("/api/v2/fuel-stations?since=999999")
     assert response.status_code == 410
+
+
+async def test_concurrent_misses_share_one_query(api: Api) -> None:
+    import asyncio
+    import contextlib
+
+    await load_sample(api)
+    reader = api.app.state.services.reader
+    original = reader.connect
+    opened = 0
+
+    @contextlib.asynccontextmanager
+    async def counting() -> Any:
+        nonlocal opened
+        opened += 1
+        async with original() as conn:
+            await asyncio.sleep(0.05)  # a slow query, so the requests overlap
+            yield conn
+
+    reader.connect = counting
+    url = "/api/v2/fuel-stations?near=55.75,37.61&radius_km=50&sort=distance"
+    await api.get("/api/v2/fuel-types")  # the catalog is not what this test counts
+    opened = 0
+    responses = await asyncio.gather(*(api.get(url) for _ in range(20)))
+    assert {r.status_code for r in responses} == {200}
+    assert len({r.content for r in responses}) == 1
+    assert opened == 1
