@@ -4,11 +4,35 @@ these models describe them for clients and for the schema-conformance tests."""
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Literal
+from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
 _STRICT = ConfigDict(extra="forbid")
+
+_ICON = "http://127.0.0.1:8000/media/icons/3f1c…-128.png"
+_V1_STATION: Any = {
+    "id": 1042,
+    "coordinate_x": 55.751244,
+    "coordinate_y": 37.618423,
+    "number": 17,
+    "address": "ул. Тверская, 1",
+    "image_urls": ["https://images.example/1042.jpg"],
+    "fuels": [
+        {"price": 54.9, "currency": "RUB", "fuel_type": {"id": 2, "name": "АИ-95", "icon": _ICON}}
+    ],
+    "services": [{"id": 1, "name": "Мойка", "icon": None}],
+}
+_V2_STATION: Any = {
+    **_V1_STATION,
+    "fuels": [{**_V1_STATION["fuels"][0], "updated_at": "2026-03-01T06:04:00+00:00"}],
+    "updated_at": "2026-03-01T06:04:00.120000+00:00",
+    "distance_km": 1.234,
+}
+_DATA_AS_OF_EXAMPLE: Any = {
+    "source1": "2026-03-01T06:00:00.000000Z",
+    "source2": "2026-03-01T06:04:00.000000Z",
+}
 
 
 class Error(BaseModel):
@@ -43,7 +67,19 @@ class StationV1(BaseModel):
 
 
 class PaginatedFuelStationList(BaseModel):
-    model_config = _STRICT
+    model_config = ConfigDict(
+        extra="forbid",
+        json_schema_extra={
+            "examples": [
+                {
+                    "count": 9876,
+                    "next": "http://127.0.0.1:8000/api/v1/fuel-stations?limit=1&offset=1",
+                    "previous": None,
+                    "results": [_V1_STATION],
+                }
+            ]
+        },
+    )
     count: int = Field(examples=[123])
     next: str | None = Field(
         examples=["http://127.0.0.1:8000/api/v1/fuel-stations?limit=100&offset=400"]
@@ -92,7 +128,28 @@ _DATA_AS_OF = Field(
 
 
 class StationPage(BaseModel):
-    model_config = _STRICT
+    model_config = ConfigDict(
+        extra="forbid",
+        json_schema_extra={
+            "examples": [
+                {
+                    "count": 3,
+                    "next": "http://127.0.0.1:8000/api/v2/fuel-stations?limit=1&fuel=%D0%90%D0%98-95"
+                    "&near=55.75%2C37.62&radius_km=5.0&sort=price&after=price%3ARUB%3A54.9000%3A1042",
+                    "sync": "20417",
+                    "data_as_of": _DATA_AS_OF_EXAMPLE,
+                    "results": [_V2_STATION],
+                },
+                {
+                    "count": None,
+                    "next": None,
+                    "sync": "20433",
+                    "data_as_of": _DATA_AS_OF_EXAMPLE,
+                    "results": [_V2_STATION, {"id": 7, "deleted": True}],
+                },
+            ]
+        },
+    )
     count: int | None = Field(
         description="Stations matching the filters (null on a `since=` delta page)."
     )
@@ -107,7 +164,18 @@ class StationPage(BaseModel):
 
 
 class StationDetail(BaseModel):
-    model_config = _STRICT
+    model_config = ConfigDict(
+        extra="forbid",
+        json_schema_extra={
+            "examples": [
+                {
+                    "sync": "20417",
+                    "data_as_of": _DATA_AS_OF_EXAMPLE,
+                    "station": {k: v for k, v in _V2_STATION.items() if k != "distance_km"},
+                }
+            ]
+        },
+    )
     sync: str
     data_as_of: DataAsOf = _DATA_AS_OF
     station: StationV2
