@@ -150,7 +150,9 @@ def test_every_container_has_probes_resources_and_runs_unprivileged(
 ) -> None:
     for name, pod in _pod_specs(rendered[overlay]):
         spec = pod["spec"]
+        # The "restricted" Pod Security profile's requirements.
         assert spec["securityContext"]["runAsNonRoot"] is True, name
+        assert spec["securityContext"]["seccompProfile"] == {"type": "RuntimeDefault"}, name
         assert spec.get("automountServiceAccountToken") is False, name
         for c in _containers(pod):
             where = f"{name}/{c['name']}"
