@@ -3,18 +3,22 @@
 from __future__ import annotations
 
 import json
+import uuid
 from collections.abc import Sequence
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import pytest
+from fuelhub_common.events import Source, StationsChanged
 from fuelhub_common.guard import GuardPolicy
+from fuelhub_common.publishing import encode_change_set
 from fuelhub_store.approvals import (
     approve_held_deletions,
     list_held_deletions,
     update_catalog_entry,
 )
 from fuelhub_store.changeset import ChangeSetPart
+from fuelhub_store.codec import decode
 from fuelhub_store.service import Handled, Status, handle
 from fuelhub_store.testing import (
     change_set,
@@ -321,3 +325,24 @@ async def test_late_delta_cannot_undo_a_newer_delta_with_equal_content(
         await deliver(store_pool, parts)
     assert await rows(store_pool, "SELECT address FROM store.stations") == [("a",)]
     assert await rows(store_pool, "SELECT price::text FROM store.current_prices") == [("50.0000",)]
+
+
+async def test_parts_encoded_by_the_ingestors_publishing_helper_apply(
+    store_pool: AsyncConnectionPool,
+) -> None:
+    """The bodies the ingestors really publish (spliced parts, kept ids in the last part)."""
+    changes = [station(i, t(0)).model_dump_json().encode() for i in range(1, 41)]
+    encoded = encode_change_set(
+        model=StationsChanged, source=Source.SOURCE1, change_set_id=uuid.uuid4(),
+        observed_at=t(0), snapshot=True, changes=changes, kept_ids=[99], max_part_bytes=2000,
+    )  # fmt: skip
+    assert len(encoded) > 3
+    statuses = []
+    async with store_pool.connection() as conn:
+        for part in reversed(encoded):  # last part first: kept ids must survive staging
+            event = decode(part.body)
+            assert str(event.event_id) == str(part.event_id)
+            statuses.append((await handle(conn, event, part.body, POLICY)).status)
+    assert statuses == [Status.STAGED] * (len(encoded) - 1) + [Status.APPLIED]
+    assert await rows(store_pool, "SELECT count(*) FROM store.station_docs") == [(40,)]
+    assert await rows(store_pool, "SELECT entity_id FROM store.snapshot_kept") == [(99,)]
