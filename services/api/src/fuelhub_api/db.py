@@ -11,6 +11,7 @@ from psycopg import AsyncConnection
 from psycopg_pool import AsyncConnectionPool, PoolTimeout
 
 from fuelhub_api.errors import DatabaseUnavailableError
+from fuelhub_api.service import Connect
 from fuelhub_api.settings import Settings
 
 # Errors that mean "the read model cannot be reached now", as opposed to a bug: the database
@@ -61,9 +62,7 @@ async def direct_connection(settings: Settings) -> AsyncConnection[Any]:
     )
 
 
-def pool_connector(
-    pool: AsyncConnectionPool[AsyncConnection[Any]],
-) -> Any:
+def pool_connector(pool: AsyncConnectionPool[AsyncConnection[Any]]) -> Connect:
     """``connect()`` for the Reader: a pooled connection; unreachable database → 503."""
 
     @asynccontextmanager

@@ -9,7 +9,7 @@ from fastapi import Depends, Request, Response
 from fuelhub_common.tokens import AccessClaims
 
 from fuelhub_api.auth import Authenticator
-from fuelhub_api.service import Body, Reader
+from fuelhub_api.service import Body, Connect, Reader
 from fuelhub_api.service import Request as ReadRequest
 from fuelhub_api.settings import Settings
 from fuelhub_api.state import ReadModelState
@@ -26,7 +26,7 @@ class Services:
     reader: Reader
     authenticator: Authenticator
     state: ReadModelState
-    connect: Any
+    connect: Connect
 
 
 async def get_services(request: Request) -> Services:

@@ -56,12 +56,7 @@ class Reader:
         self.connect = connect
         self._flights: dict[tuple[Any, ...], asyncio.Future[Body]] = {}
 
-    # -- conditional GET -----------------------------------------------------------------------
-
-    def current_etag(self, key: tuple[Any, ...]) -> str | None:
-        """The ETag a fresh answer to ``key`` would carry, if known without a query."""
-        version = self.state.version
-        return None if version is None else etag_for(version, *key)
+    # -- cache ---------------------------------------------------------------------------------
 
     def key(self, *parts: Any, fresh: bool = True) -> tuple[Any, ...]:
         """A cache key; v2 bodies carry ``data_as_of``, so its tag is part of theirs."""
