@@ -67,7 +67,10 @@ async def run_consumer(settings: StoreSettings, *, metrics: StoreMetrics | None 
     if settings.store_migrate_on_start:
         await asyncio.to_thread(migrate, settings.database_url)
 
-    pool = make_pool(settings.database_url, size=settings.store_db_pool_size)
+    # Every in-flight message holds a connection, and the relay one more: a smaller pool would
+    # make handlers time out waiting for it, which would read as failures of their messages.
+    pool_size = max(settings.store_db_pool_size, settings.store_prefetch + 1)
+    pool = make_pool(settings.database_url, size=pool_size)
     await pool.open()
     broker = RabbitBroker(
         settings.broker_url,
