@@ -37,7 +37,7 @@ Checkpoint = Callable[[str], Awaitable[None]]
 """Called between steps with the step's name; tests use it to inject failures."""
 
 
-async def _no_checkpoint(_: str) -> None:
+async def no_checkpoint(_: str) -> None:
     return None
 
 
@@ -439,7 +439,7 @@ async def apply_change_set(
     cs: ChangeSet,
     policy: GuardPolicy,
     *,
-    checkpoint: Checkpoint = _no_checkpoint,
+    checkpoint: Checkpoint = no_checkpoint,
 ) -> ApplyResult:
     """Apply ``cs`` inside the caller's open transaction; the caller commits or rolls back."""
     # Short set-based statements: JIT compilation would cost more than it saves.

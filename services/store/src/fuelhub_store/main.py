@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import json
+import logging
 
 from fuelhub_common.logs import configure_logging
 from fuelhub_common.settings import load_settings
@@ -40,6 +41,8 @@ def main(argv: list[str] | None = None) -> None:
     args = parser.parse_args(argv)
     settings = load_settings(StoreSettings)
     configure_logging("store", level=settings.log_level, fmt=settings.log_format)
+    # Alembic announces its plugins at import time; that is not worth a line per start.
+    logging.getLogger("alembic.runtime.plugins").setLevel(logging.WARNING)
     if args.command == "migrate":
         from fuelhub_store.db import migrate
 

@@ -11,7 +11,7 @@ from fuelhub_common.guard import GuardPolicy
 from psycopg import AsyncConnection
 from psycopg.types.json import Jsonb
 
-from fuelhub_store.apply import ApplyResult, Checkpoint, _no_checkpoint, apply_change_set
+from fuelhub_store.apply import ApplyResult, Checkpoint, apply_change_set, no_checkpoint
 from fuelhub_store.changeset import (
     ChangeSetPart,
     Part,
@@ -143,7 +143,7 @@ async def handle(
     body: bytes | str,
     policy: GuardPolicy,
     *,
-    checkpoint: Checkpoint = _no_checkpoint,
+    checkpoint: Checkpoint = no_checkpoint,
 ) -> Handled:
     """Handle one message in one transaction (committed here; rolled back on any error)."""
     async with conn.transaction():
