@@ -11,6 +11,7 @@ import tempfile
 from collections.abc import AsyncIterator, Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import httpx
 import pytest
@@ -100,14 +101,39 @@ def login(driver: object, base: str, username: str, password: str) -> None:
     driver.find_element(By.NAME, "username").send_keys(username)  # type: ignore[attr-defined]
     driver.find_element(By.NAME, "password").send_keys(password)  # type: ignore[attr-defined]
     driver.find_element(By.CSS_SELECTOR, "button[type=submit]").click()  # type: ignore[attr-defined]
+    wait_until(
+        driver,
+        lambda d: (
+            d.find_elements(By.CLASS_NAME, "invalid-feedback")
+            or not d.current_url.endswith("/admin/login")
+        ),
+    )
 
 
-def upload(driver: object, page: str, path: Path) -> None:
+def wait_until(driver: object, condition: Callable[[Any], Any]) -> Any:
+    """Wait for the page the last click loaded (a click does not wait for the navigation)."""
+    from selenium.webdriver.support.ui import WebDriverWait
+
+    return WebDriverWait(driver, 30).until(condition)  # type: ignore[arg-type]
+
+
+def upload(driver: object, page: str, path: Path) -> str:
+    """Submit ``path`` as the icon; return the page's outcome ("error: …" or "saved: …")."""
     from selenium.webdriver.common.by import By
 
     driver.get(page)  # type: ignore[attr-defined]
     driver.find_element(By.ID, "icon").send_keys(str(path))  # type: ignore[attr-defined]
     driver.find_element(By.ID, "save").click()  # type: ignore[attr-defined]
+
+    def outcome(d: Any) -> str | None:
+        for element_id, label in (("form-error", "error"), ("form-message", "saved")):
+            found = d.find_elements(By.ID, element_id)
+            if found:
+                return f"{label}: {found[0].text}"
+        return None
+
+    result: str = wait_until(driver, outcome)
+    return result
 
 
 async def fuel_row(pool: AsyncConnectionPool, name: str) -> tuple[int, str | None]:
@@ -168,8 +194,8 @@ async def test_admin_in_a_real_browser(
     for index, (name, (data, message)) in enumerate(bad.items()):
         path = tmp_path / name
         path.write_bytes(data)
-        upload(driver, page, path)
-        error = driver.find_element(By.ID, "form-error").text  # type: ignore[attr-defined]
+        error = upload(driver, page, path)
+        assert error.startswith("error: "), (name, error)
         assert message in error, (name, error)
         assert "previous icon is kept" in error
         shot(driver, f"05-upload-refused-{index}-{path.stem}")
@@ -177,8 +203,8 @@ async def test_admin_in_a_real_browser(
 
     good = tmp_path / "photo.jpg"
     good.write_bytes(t.jpeg_with_exif(300, 200))
-    upload(driver, page, good)
-    assert "Saved" in driver.find_element(By.ID, "form-message").text  # type: ignore[attr-defined]
+    saved = upload(driver, page, good)
+    assert saved.startswith("saved: Saved"), saved
     shot(driver, "06-icon-saved")
     _, icon_path = await fuel_row(seeded, "АИ-95")
     assert icon_path is not None
