@@ -209,6 +209,24 @@ async def test_an_alias_to_itself_is_refused_with_a_message(
     assert await rows(pool, "SELECT * FROM store.fuel_aliases") == []
 
 
+async def test_a_duplicate_alias_is_refused_with_a_message(
+    admin: httpx.AsyncClient, pool: AsyncConnectionPool
+) -> None:
+    await sign_in(admin, "boss", "boss-password")
+    first = await admin.post(
+        "/admin/fuel-alias/create", data={"alias": "AI-92 E", "canonical": "АИ-92"}, headers=ORIGIN
+    )
+    assert first.status_code == 302
+    again = await admin.post(
+        "/admin/fuel-alias/create", data={"alias": "ai 92 e", "canonical": "ДТ"}, headers=ORIGIN
+    )
+    assert again.status_code == 400
+    assert "already exists" in again.text
+    assert await rows(pool, "SELECT alias, canonical FROM store.fuel_aliases") == [
+        ("AI-92 E", "АИ-92")
+    ]
+
+
 async def test_display_name_rewrites_documents_and_is_audited(
     admin: httpx.AsyncClient, pool: AsyncConnectionPool
 ) -> None:

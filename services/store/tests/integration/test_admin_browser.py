@@ -6,7 +6,6 @@ from __future__ import annotations
 import io
 import json
 import os
-import shutil
 import tempfile
 from collections.abc import AsyncIterator, Callable, Iterator
 from dataclasses import dataclass
@@ -292,4 +291,3 @@ async def test_admin_in_a_real_browser(
 def test_artifacts_dir_is_git_ignored() -> None:
     root = ARTIFACTS.parents[1]
     assert "test-artifacts/" in (root / ".gitignore").read_text().splitlines()
-    assert shutil.which("git") is not None

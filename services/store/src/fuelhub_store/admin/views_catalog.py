@@ -8,6 +8,7 @@ from typing import Any, ClassVar
 from fuelhub_common.normalize import fuel_key
 from markupsafe import Markup
 from sqladmin import ModelView, expose
+from sqlalchemy import select
 from starlette.datastructures import UploadFile
 from starlette.exceptions import HTTPException
 from starlette.requests import Request
@@ -179,6 +180,16 @@ class FuelAliasAdmin(ModelView, model=FuelAlias):
         data["canonical"] = _alias_spelling(data.get("canonical"), "Canonical name")
         if data["alias"] == data["canonical"]:
             raise ValueError("The alias and the canonical name are the same after normalisation.")
+        async with self.session_maker() as session:
+            taken = await session.scalar(
+                select(FuelAlias.canonical).where(
+                    FuelAlias.alias == data["alias"], FuelAlias.id != (model.id or 0)
+                )
+            )
+        if taken is not None:
+            raise ValueError(
+                f"The alias {data['alias']} already exists (→ {taken}); edit that one."
+            )
 
 
 __all__ = ["FuelAliasAdmin", "FuelTypeAdmin", "ServiceAdmin"]
