@@ -61,5 +61,7 @@ def make_pool(url: str, *, size: int, name: str = "fuelhub-store") -> AsyncConne
         check=AsyncConnectionPool.check_connection,
         kwargs={"application_name": name},
         timeout=10.0,
-        reconnect_timeout=0,  # keep trying for ever: the consumer waits for Postgres
+        # Give up background reconnection at once rather than backing off for minutes: demand
+        # (the consumer's own retry loop while Postgres is down) starts a fresh attempt.
+        reconnect_timeout=0,
     )

@@ -3,11 +3,7 @@
 from __future__ import annotations
 
 import asyncio
-import os
 import signal
-import socket
-import subprocess
-import sys
 import time
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
 from datetime import UTC, datetime, timedelta
@@ -15,7 +11,6 @@ from pathlib import Path
 from typing import Any
 
 import aio_pika
-import httpx
 import psycopg
 import pytest
 from faststream.rabbit import RabbitBroker
@@ -30,63 +25,11 @@ from fuelhub_common.topology import (
     declare_topology,
 )
 from fuelhub_store.changeset import ChangeSetPart
-from fuelhub_store.testing import change_set, price_list, station
+from fuelhub_store.testing import StoreProcess, change_set, price_list, station
 
 pytestmark = [pytest.mark.integration, pytest.mark.timeout(120)]
 
 T0 = datetime(2026, 3, 1, 6, 0, tzinfo=UTC)
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
-
-
-class StoreProcess:
-    """``fuelhub-store consume`` in a child process, logging to a file."""
-
-    def __init__(self, db_url: str, broker_url: str, log_dir: Path, **env: str) -> None:
-        self.port = free_port()
-        self.log = log_dir / f"store-{self.port}.log"
-        self.env = {
-            **os.environ,
-            "DATABASE_URL": db_url,
-            "BROKER_URL": broker_url,
-            "HTTP_PORT": str(self.port),
-            "STORE_RELAY_INTERVAL": "0.1",
-            "SHUTDOWN_TIMEOUT": "10",
-            **env,
-        }
-        self.proc: subprocess.Popen[bytes] | None = None
-
-    def start(self) -> None:
-        out = self.log.open("ab")
-        self.proc = subprocess.Popen(
-            [sys.executable, "-m", "fuelhub_store.main", "consume"],
-            env=self.env,
-            stdout=out,
-            stderr=subprocess.STDOUT,
-        )
-        deadline = time.monotonic() + 30
-        while time.monotonic() < deadline:
-            assert self.proc.poll() is None, self.log.read_text()
-            try:
-                if httpx.get(f"http://127.0.0.1:{self.port}/readyz", timeout=1).status_code == 200:
-                    return
-            except httpx.HTTPError:
-                pass
-            time.sleep(0.1)
-        raise AssertionError(f"store not ready:\n{self.log.read_text()}")
-
-    def metrics(self) -> str:
-        return httpx.get(f"http://127.0.0.1:{self.port}/metrics", timeout=2).text
-
-    def stop(self) -> int:
-        assert self.proc is not None
-        if self.proc.poll() is None:
-            self.proc.send_signal(signal.SIGTERM)
-        return self.proc.wait(timeout=30)
 
 
 @pytest.fixture
