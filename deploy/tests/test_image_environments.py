@@ -57,12 +57,9 @@ def _packages() -> dict[str, Path]:
 
 
 PACKAGES = sorted(_packages())
-KNOWN_BROKEN = {
-    # services/store/pyproject.toml declares `sqlalchemy` but the admin app imports
-    # sqlalchemy.ext.asyncio, which needs greenlet (`sqlalchemy[asyncio]`); the workspace venv has
-    # it only through fuelhub-auth. Reported to the store/admin owner; strict: passes once fixed.
-    "fuelhub-store": "fuelhub_store.admin.app needs greenlet, not declared by fuelhub-store",
-}
+# Packages whose image environment is known not to import (none now; an entry is an xfail that
+# must start failing once fixed).
+KNOWN_BROKEN: dict[str, str] = {}
 
 
 @pytest.mark.slow

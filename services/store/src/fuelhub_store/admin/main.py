@@ -28,7 +28,7 @@ def main(argv: list[str] | None = None) -> None:
         port=args.port if args.port is not None else settings.http_port,
         log_config=None,
         proxy_headers=True,
-        forwarded_allow_ips="127.0.0.1",
+        forwarded_allow_ips=settings.admin_trusted_proxies,
         timeout_graceful_shutdown=int(settings.shutdown_timeout),
     )
 

@@ -33,6 +33,14 @@ class AdminSettings(BaseServiceSettings):
     auth_jwks_url: str = Field(
         default="http://127.0.0.1:8001/.well-known/jwks.json", pattern=r"^https?://"
     )
+    admin_trusted_proxies: str = Field(
+        default="127.0.0.1",
+        min_length=1,
+        description=(
+            "Comma-separated addresses/CIDRs whose X-Forwarded-* headers are trusted (the "
+            "gateway); uvicorn's forwarded_allow_ips."
+        ),
+    )
     admin_profile: Literal["dev", "prod"] = Field(
         default="dev",
         description="`dev` generates the session secret into var/ when unset; `prod` requires "
