@@ -13,6 +13,8 @@ import subprocess
 import time
 import uuid
 from collections.abc import Callable, Iterator
+from pathlib import Path
+from typing import Any
 from urllib.parse import quote, urlsplit, urlunsplit
 
 import pytest
@@ -246,3 +248,39 @@ class EventSink:
             if asyncio.get_running_loop().time() > deadline:
                 raise AssertionError(f"timed out; got {len(self.messages)} messages")
             await asyncio.sleep(0.05)
+
+
+SEED_CONTRACT = (
+    Path(__file__).resolve().parents[4] / ".." / "shared" / "contracts" / "seed-api-v1.yaml"
+)
+
+
+def seed_contract_schema(name: str) -> dict[str, Any]:
+    """A component schema of the seed's OpenAPI file, made strict as a generated client is.
+
+    Every object forbids fields the YAML does not name, and ``nullable`` becomes JSON Schema's
+    null type; references are inlined.
+    """
+    import yaml
+
+    document = yaml.safe_load(SEED_CONTRACT.read_text())
+    components = document["components"]["schemas"]
+
+    def strict(node: Any) -> Any:
+        if isinstance(node, dict):
+            if "$ref" in node:
+                return strict(components[node["$ref"].rsplit("/", 1)[1]])
+            out = {k: strict(v) for k, v in node.items() if k not in ("nullable", "example")}
+            if node.get("nullable"):
+                if "type" in out:
+                    out["type"] = [out["type"], "null"]
+                if "enum" in out:
+                    out["enum"] = [*out["enum"], None]
+            if node.get("type") == "object":
+                out["additionalProperties"] = False
+            return out
+        if isinstance(node, list):
+            return [strict(v) for v in node]
+        return node
+
+    return strict(components[name])  # type: ignore[no-any-return]

@@ -2,43 +2,16 @@
 
 from __future__ import annotations
 
-from pathlib import Path
 from typing import Any
 
 import jsonschema
 import pytest
-import yaml
 from fuelhub_api.testing import Api, Signer, deliver, load_sample, t
+from fuelhub_common.testing import seed_contract_schema
 
 pytestmark = pytest.mark.integration
 
-SEED = Path(__file__).resolve().parents[4] / ".." / "shared" / "contracts" / "seed-api-v1.yaml"
-
-
-def seed_schema(name: str) -> dict[str, Any]:
-    """The seed's component schema, strict: every object forbids fields the YAML does not name,
-    and ``nullable`` becomes JSON Schema's null type (what a strict generated client checks)."""
-    document = yaml.safe_load(SEED.read_text())
-    components = document["components"]["schemas"]
-
-    def strict(node: Any) -> Any:
-        if isinstance(node, dict):
-            if "$ref" in node:
-                return strict(components[node["$ref"].rsplit("/", 1)[1]])
-            out = {k: strict(v) for k, v in node.items() if k not in ("nullable", "example")}
-            if node.get("nullable"):
-                if "type" in out:
-                    out["type"] = [out["type"], "null"]
-                if "enum" in out:
-                    out["enum"] = [*out["enum"], None]
-            if node.get("type") == "object":
-                out["additionalProperties"] = False
-            return out
-        if isinstance(node, list):
-            return [strict(v) for v in node]
-        return node
-
-    return strict(components[name])  # type: ignore[no-any-return]
+seed_schema = seed_contract_schema
 
 
 async def test_v1_page_conforms_to_the_seed_contract(api: Api) -> None:
