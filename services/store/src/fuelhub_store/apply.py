@@ -32,6 +32,9 @@ from fuelhub_store.readmodel import Published, create_touched, publish_touched
 log = logging.getLogger(__name__)
 
 KIND_LOCK_KEYS: Final[dict[Kind, int]] = {"stations": 73111, "prices": 73112}
+# Below this many entities the planner's guesses for unanalysed temp tables are harmless, and
+# ANALYZE + keys would cost more than they save (they matter for large sets: see _stage).
+ANALYZE_FROM: Final = 500
 
 Checkpoint = Callable[[str], Awaitable[None]]
 """Called between steps with the step's name; tests use it to inject failures."""
@@ -300,12 +303,25 @@ async def _scalar(conn: AsyncConnection, query: str | sql.Composed, params: Any 
     return None if row is None else row[0]
 
 
+async def _prepare(conn: AsyncConnection, cs: ChangeSet, table: str, key: str = "") -> None:
+    """Give a temp table a key and statistics when the set is large enough to need them."""
+    if cs.size < ANALYZE_FROM:
+        return
+    if key:
+        await conn.execute(
+            sql.SQL("ALTER TABLE {} ADD PRIMARY KEY ({})").format(
+                sql.Identifier(table), sql.SQL(key)
+            )
+        )
+    await conn.execute(sql.SQL("ANALYZE {}").format(sql.Identifier(table)))
+
+
 async def _stage(conn: AsyncConnection, cs: ChangeSet) -> None:
     if cs.kind == "stations":
         await conn.execute(STAGE_STATIONS)
         types = [*STATION_TYPES, "text[]", "text[]"]
         await _copy(conn, "stg_stations", types, cs.station_rows)
-        await conn.execute("ANALYZE stg_stations")
+        await _prepare(conn, cs, "stg_stations")
     else:
         await conn.execute(STAGE_PRICES)
         list_types = ["int8", "text", "timestamptz"]
@@ -316,20 +332,19 @@ async def _stage(conn: AsyncConnection, cs: ChangeSet) -> None:
             ["int8", "timestamptz", "text", "numeric", "text"],
             cs.price_rows,
         )
-        await conn.execute("ANALYZE stg_price_lists")
-        await conn.execute("ANALYZE stg_prices")
+        await _prepare(conn, cs, "stg_price_lists")
+        await _prepare(conn, cs, "stg_prices")
 
 
 async def _apply_stations(conn: AsyncConnection, cs: ChangeSet, params: dict[str, Any]) -> None:
     await conn.execute(PLAN_STATIONS, params)
-    # Temporary tables get no statistics on their own: without them the planner picks nested
-    # loops that turn a 100k-row apply into minutes.
-    await conn.execute("ALTER TABLE plan_stations ADD PRIMARY KEY (id)")
     if cs.snapshot:
         # A snapshot re-lists everything: only what differs is written.
         await conn.execute("DELETE FROM plan_stations WHERE NOT changed")
+    # Temporary tables get no statistics on their own: without them the planner picks nested
+    # loops that turn a 100k-row apply into minutes.
+    await _prepare(conn, cs, "plan_stations", "id")
     await conn.execute(ENSURE_SERVICES)
-    await conn.execute("ANALYZE plan_stations")
     await conn.execute(UPSERT_STATIONS)
     await conn.execute(RELINK_SERVICES)
     await conn.execute(TOUCH_STATIONS)
@@ -337,12 +352,10 @@ async def _apply_stations(conn: AsyncConnection, cs: ChangeSet, params: dict[str
 
 async def _apply_prices(conn: AsyncConnection, cs: ChangeSet, params: dict[str, Any]) -> None:
     await conn.execute(PLAN_LISTS, params)
-    await conn.execute("ALTER TABLE plan_lists ADD PRIMARY KEY (station_id)")
-    await conn.execute("ANALYZE plan_lists")
+    await _prepare(conn, cs, "plan_lists", "station_id")
     await conn.execute(ENSURE_FUEL_TYPES)
     await conn.execute(WANT_PRICES)
-    await conn.execute("ALTER TABLE want_prices ADD PRIMARY KEY (station_id, fuel_type_id)")
-    await conn.execute("ANALYZE want_prices")
+    await _prepare(conn, cs, "want_prices", "station_id, fuel_type_id")
     await conn.execute(CREATE_CHANGED_LISTS)
     await conn.execute(UPSERT_PRICES)
     await conn.execute(REMOVE_PRICES)

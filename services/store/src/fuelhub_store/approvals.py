@@ -74,6 +74,24 @@ async def approve_held_deletions(
     return len(approved)
 
 
+async def reject_held_deletions(
+    conn: AsyncConnection, *, kind: Kind, entity_ids: Sequence[int]
+) -> int:
+    """Keep held entities: forget the absences counted so far; returns how many were held.
+
+    A rejection says "this is not a closure". The entity stays as it is, and the guard starts
+    counting again: only ``GUARD_CONFIRMATIONS`` further snapshots that still lack it (or an
+    approval) delete it.
+    """
+    async with conn.transaction():
+        await conn.execute("SELECT pg_advisory_xact_lock(%s)", (KIND_LOCK_KEYS[kind],))
+        cur = await conn.execute(
+            "DELETE FROM store.absences WHERE kind = %s AND entity_id = ANY(%s) RETURNING 1",
+            (kind, list(entity_ids)),
+        )
+        return len(await cur.fetchall())
+
+
 async def update_catalog_entry(
     conn: AsyncConnection,
     *,

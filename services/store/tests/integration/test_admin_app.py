@@ -362,6 +362,30 @@ async def test_held_deletion_approved_from_the_status_page(
     assert log == [("boss", "deletion.approve", "2", {"deleted": 1})]
 
 
+async def test_held_deletion_rejected_keeps_the_station_and_resets_the_count(
+    admin: httpx.AsyncClient, pool: AsyncConnectionPool
+) -> None:
+    at = datetime(2026, 3, 1, 7, 0, tzinfo=UTC)
+    async with pool.connection() as conn:
+        await conn.execute(
+            "INSERT INTO store.absences VALUES ('stations', 2, 2, %s, %s)", (at, at + timedelta(1))
+        )
+    await sign_in(admin, "boss", "boss-password")
+    token = await csrf(admin, "/admin/status")
+    response = await admin.post(
+        "/admin/status/approve",
+        data={"csrf_token": token, "held": "stations:2", "decision": "reject"},
+        headers=ORIGIN,
+    )
+    assert response.status_code == 200
+    assert "1 entity(ies) kept" in response.text
+    assert await rows(pool, "SELECT deleted FROM store.stations WHERE id = 2") == [(False,)]
+    assert await rows(pool, "SELECT count(*) FROM store.absences") == [(0,)]
+    assert "stations:2" not in (await admin.get("/admin/status")).text
+    log = await rows(pool, "SELECT actor, action, target_id, after FROM store.admin_audit_log")
+    assert log == [("boss", "deletion.reject", "2", {"kept": 1})]
+
+
 async def test_accounts_go_through_auth_and_are_audited_without_secrets(
     admin: httpx.AsyncClient, auth: AuthHarness, pool: AsyncConnectionPool
 ) -> None:

@@ -8,7 +8,12 @@ from dataclasses import dataclass
 from psycopg import AsyncConnection, sql
 
 from fuelhub_store.admin import audit
-from fuelhub_store.approvals import Catalog, approve_held_deletions, update_catalog_entry
+from fuelhub_store.approvals import (
+    Catalog,
+    approve_held_deletions,
+    reject_held_deletions,
+    update_catalog_entry,
+)
 from fuelhub_store.changeset import Kind
 
 CATALOG_TARGET = {"fuel_types": "fuel_type", "services": "service"}
@@ -103,3 +108,21 @@ async def approve_deletions(
             after={"deleted": applied},
         )
     return applied
+
+
+async def reject_deletions(
+    conn: AsyncConnection, *, kind: Kind, entity_ids: Sequence[int], actor: str
+) -> int:
+    """Keep held entities (see :func:`fuelhub_store.approvals.reject_held_deletions`)."""
+    async with conn.transaction():
+        kept = await reject_held_deletions(conn, kind=kind, entity_ids=entity_ids)
+        await audit.record(
+            conn,
+            actor=actor,
+            action="deletion.reject",
+            target_type=kind,
+            target_id=",".join(str(i) for i in entity_ids),
+            before={"held": list(entity_ids)},
+            after={"kept": kept},
+        )
+    return kept

@@ -16,7 +16,7 @@ from fuelhub_store.admin import audit, deadletters
 from fuelhub_store.admin.context import admin_context
 from fuelhub_store.admin.login import session_user
 from fuelhub_store.admin.security import csrf_ok, csrf_token
-from fuelhub_store.admin.service import approve_deletions
+from fuelhub_store.admin.service import approve_deletions, reject_deletions
 from fuelhub_store.approvals import list_held_deletions
 from fuelhub_store.changeset import Kind
 
@@ -38,7 +38,7 @@ class StatusView(BaseView):
 
     @expose("/status/approve", methods=["POST"], identity="status-approve")
     async def approve(self, request: Request) -> Response:
-        """Approve the checked held deletions (applied at once)."""
+        """Approve (apply at once) or reject (keep, count again) the checked held deletions."""
         form = await request.form(max_fields=MAX_APPROVALS + 2)
         if not csrf_ok(request, form):
             return await self._page(request, error="The form expired; reload and retry.", code=403)
@@ -51,13 +51,17 @@ class StatusView(BaseView):
             chosen[kind].append(int(match[2]))
         if not chosen:
             return await self._page(request, error="Select at least one held deletion.", code=400)
-        applied = 0
+        reject = form.get("decision") == "reject"
+        decide = reject_deletions if reject else approve_deletions
+        count = 0
         async with admin_context(request).pool.connection() as conn:
             for kind, ids in chosen.items():
-                applied += await approve_deletions(
-                    conn, kind=kind, entity_ids=ids, actor=session_user(request)
-                )
-        return await self._page(request, message=f"Approved; {applied} deletion(s) applied.")
+                count += await decide(conn, kind=kind, entity_ids=ids, actor=session_user(request))
+        if reject:
+            return await self._page(
+                request, message=f"Rejected; {count} entity(ies) kept, their absences forgotten."
+            )
+        return await self._page(request, message=f"Approved; {count} deletion(s) applied.")
 
     @expose("/status/requeue", methods=["POST"], identity="status-requeue")
     async def requeue_dead_letters(self, request: Request) -> Response:
