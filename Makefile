@@ -10,7 +10,7 @@ help:
 	@echo "make test      lint, then every test (unit, integration, reliability)"
 	@echo "make lint      ruff + mypy"
 	@echo "make asyncapi  regenerate docs/asyncapi.json from the event models"
-	@echo "make bench     run the benchmarks and write docs/benchmarks.md"
+	@echo "make bench     run the benchmark scripts (BENCH_STATIONS=10000)"
 
 $(UV):
 	@command -v uv >/dev/null 2>&1 || python3 -m pip install --quiet --user uv
@@ -46,8 +46,11 @@ test-fast: setup
 asyncapi: setup
 	$(UV) run --frozen --no-sync python deploy/dev/asyncapi.py > docs/asyncapi.json
 
+# The benchmark scripts that exist so far (issue 8 will gather them into docs/benchmarks.md).
+BENCH_STATIONS ?= 10000
 bench: setup check-deps
-	$(UV) run --frozen python -m bench
+	$(UV) run --frozen --no-sync python bench/store_apply.py --stations $(BENCH_STATIONS) --runs 3
+	$(UV) run --frozen --no-sync python bench/ingest.py --stations $(BENCH_STATIONS) --runs 3
 
 clean:
 	rm -rf .venv .pytest_cache .mypy_cache .ruff_cache var
