@@ -12,7 +12,7 @@ from fuelhub_common.guard import GuardPolicy
 from fuelhub_common.ingestion.fetch import RetryPolicy
 from fuelhub_common.ingestion.service import IngestConfig, IngestionService
 from fuelhub_common.ingestion.source import SourceAdapter
-from fuelhub_common.publishing import declare_event_publishers, make_broker
+from fuelhub_common.publishing import ConfirmedPublisher, make_broker
 from fuelhub_common.topology import declare_topology
 
 
@@ -29,10 +29,10 @@ async def ingestor(
     publish_timeout: float = 30.0,
 ) -> AsyncIterator[IngestionService]:
     broker = make_broker(broker_url, logger=None)
-    publishers = declare_event_publishers(broker)
     await broker.start()
     await declare_topology(broker)
     stop = asyncio.Event()
+    publisher = ConfirmedPublisher(broker_url, stop, attempt_timeout=publish_timeout)
     try:
         async with httpx.AsyncClient(timeout=30) as client:
             yield IngestionService(
@@ -45,14 +45,14 @@ async def ingestor(
                     snapshot_every=snapshot_every,
                     max_part_bytes=max_part_bytes,
                     max_body_bytes=max_body_bytes,
-                    publish_timeout=publish_timeout,
                 ),
                 client=client,
-                publishers=publishers,
+                publisher=publisher,
                 stop=stop,
             )
     finally:
         stop.set()
+        await publisher.close()
         await broker.stop()
 
 

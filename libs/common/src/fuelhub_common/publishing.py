@@ -8,6 +8,7 @@ remembered state only after success.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import random
 from collections.abc import Sequence
@@ -15,6 +16,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from uuid import UUID
 
+import aio_pika
 from faststream.rabbit import RabbitBroker
 from faststream.rabbit.publisher import RabbitPublisher
 from faststream.rabbit.schemas import Channel
@@ -200,43 +202,75 @@ def encode_change_set(
     return encoded
 
 
+def routing_key_for(model: ChangeSetModel) -> str:
+    return RK_STATIONS_CHANGED if model is StationsChanged else RK_PRICES_CHANGED
+
+
 class ConfirmedPublisher:
-    """Publishes bodies until the broker confirms them, backing off between attempts."""
+    """Publishes to ``fuelhub.events`` until the broker confirms, backing off between attempts.
+
+    It keeps its own plain (non-robust) AMQP connection and drops it after any failure: the
+    client library's automatic recovery can leave, after a broker crash, a channel that never
+    comes back, and publishes that then wait for ever. A fresh connection per retry has no such
+    state. Messages are persistent and ``mandatory`` (an unroutable message is an error).
+    """
 
     def __init__(
         self,
+        url: str,
         stop: asyncio.Event,
         *,
         base_delay: float = 0.5,
         max_delay: float = 15.0,
         attempt_timeout: float = 30.0,
     ) -> None:
+        self._url = url
         self._stop = stop
         self._base_delay = base_delay
         self._max_delay = max_delay
         self._attempt_timeout = attempt_timeout
+        self._connection: aio_pika.abc.AbstractConnection | None = None
+        self._exchange: aio_pika.abc.AbstractExchange | None = None
         self.retries = 0
 
+    async def _exchange_ready(self) -> aio_pika.abc.AbstractExchange:
+        if self._exchange is None or self._connection is None or self._connection.is_closed:
+            self._connection = await aio_pika.connect(self._url, timeout=self._attempt_timeout)
+            channel = await self._connection.channel(publisher_confirms=True, on_return_raises=True)
+            self._exchange = await channel.declare_exchange(
+                EVENTS_EXCHANGE.name, aio_pika.ExchangeType.TOPIC, durable=True
+            )
+        return self._exchange
+
+    async def close(self) -> None:
+        connection, self._connection, self._exchange = self._connection, None, None
+        if connection is not None:
+            with contextlib.suppress(Exception):
+                await connection.close()
+
     async def publish(
-        self, publisher: RabbitPublisher, body: bytes, *, message_id: UUID, message_type: str
+        self, routing_key: str, body: bytes, *, message_id: UUID, message_type: str
     ) -> None:
         """Publish one message; return only once confirmed. Raises StopRequestedError."""
         attempt = 0
+        message = aio_pika.Message(
+            body,
+            delivery_mode=aio_pika.DeliveryMode.PERSISTENT,
+            message_id=str(message_id),
+            type=message_type,
+            content_type="application/json",
+            timestamp=utcnow(),
+        )
         while True:
             # Stopping never interrupts an attempt that may succeed; it only ends the back-off.
             try:
-                await asyncio.wait_for(
-                    publisher.publish(
-                        body,
-                        message_id=str(message_id),
-                        message_type=message_type,
-                        content_type="application/json",
-                        timestamp=utcnow(),
-                    ),
-                    timeout=self._attempt_timeout,
+                exchange = await self._exchange_ready()
+                await exchange.publish(
+                    message, routing_key=routing_key, mandatory=True, timeout=self._attempt_timeout
                 )
                 return
-            except Exception as exc:  # any broker failure: back off and try again
+            except Exception as exc:  # any broker failure: reconnect, back off, try again
+                await self.close()
                 attempt += 1
                 self.retries += 1
                 delay = random.random() * min(self._max_delay, self._base_delay * 2**attempt)

@@ -22,7 +22,6 @@ def build_config(settings: Source2Settings) -> IngestConfig:
         guard=settings.guard_policy,
         snapshot_every=settings.source2_snapshot_every,
         max_part_bytes=settings.event_max_part_bytes,
-        publish_timeout=settings.event_publish_timeout,
     )
 
 

@@ -15,11 +15,7 @@ from fuelhub_common.ingestion.service import IngestConfig, IngestionService, Pha
 from fuelhub_common.ingestion.settings import BaseIngestSettings
 from fuelhub_common.ingestion.source import SourceAdapter
 from fuelhub_common.logs import configure_logging
-from fuelhub_common.publishing import (
-    StopRequestedError,
-    declare_event_publishers,
-    make_broker,
-)
+from fuelhub_common.publishing import ConfirmedPublisher, StopRequestedError, make_broker
 from fuelhub_common.topology import declare_topology
 
 log = logging.getLogger(__name__)
@@ -58,8 +54,12 @@ async def run_ingestor(
     for sig in (signal.SIGTERM, signal.SIGINT):
         loop.add_signal_handler(sig, stop.set)
 
+    # The FastStream broker declares the topology and answers readiness; the confirmed
+    # publisher keeps a connection of its own that it can drop and remake at will.
     broker = make_broker(settings.broker_url, logger=None)
-    publishers = declare_event_publishers(broker)
+    publisher = ConfirmedPublisher(
+        settings.broker_url, stop, attempt_timeout=settings.event_publish_timeout
+    )
     ready = asyncio.Event()
 
     async def broker_ready() -> bool:
@@ -81,7 +81,7 @@ async def run_ingestor(
                 adapter=adapter,
                 config=config,
                 client=client,
-                publishers=publishers,
+                publisher=publisher,
                 stop=stop,
                 aliases=AliasProvider(
                     file=settings.fuel_aliases_file, url=settings.fuel_aliases_url
@@ -94,6 +94,7 @@ async def run_ingestor(
             await _finish(task, service, settings.shutdown_timeout)
     finally:
         ready.clear()
+        await publisher.close()
         with contextlib.suppress(Exception):
             await broker.stop()
         await health.stop()

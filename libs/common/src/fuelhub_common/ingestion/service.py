@@ -31,9 +31,10 @@ from fuelhub_common.normalize import FuelNameNormalizer
 from fuelhub_common.publishing import (
     DEFAULT_MAX_PART_BYTES,
     ConfirmedPublisher,
-    EventPublishers,
     encode_change_set,
+    routing_key_for,
 )
+from fuelhub_common.topology import RK_POLL_COMPLETED
 
 log = logging.getLogger(__name__)
 
@@ -54,8 +55,6 @@ class IngestConfig:
     guard: GuardPolicy = field(default_factory=GuardPolicy)
     snapshot_every: int = 0
     max_part_bytes: int = DEFAULT_MAX_PART_BYTES
-    publish_timeout: float = 30.0
-    """Seconds to wait for one confirm before the attempt counts as failed and is retried."""
 
 
 class IngestionService:
@@ -67,20 +66,19 @@ class IngestionService:
         adapter: SourceAdapter,
         config: IngestConfig,
         client: httpx.AsyncClient,
-        publishers: EventPublishers,
+        publisher: ConfirmedPublisher,
         stop: asyncio.Event,
         aliases: AliasProvider | None = None,
     ) -> None:
         self.adapter = adapter
         self.config = config
         self.client = client
-        self.publishers = publishers
         self.stop = stop
         self.aliases = aliases or AliasProvider()
         self.tracker = ChangeTracker(config.guard, snapshot_every=config.snapshot_every)
         self.validators = Validators()
         self.phase = Phase.IDLE
-        self._publisher = ConfirmedPublisher(stop, attempt_timeout=config.publish_timeout)
+        self._publisher = publisher
         self._source = adapter.source.value
 
     async def run(self) -> None:
@@ -133,7 +131,7 @@ class IngestionService:
         self.phase = Phase.PUBLISHING
         try:
             await self._publisher.publish(
-                self.publishers.polls,
+                RK_POLL_COMPLETED,
                 event.model_dump_json().encode(),
                 message_id=event.event_id,
                 message_type=event.type,
@@ -188,11 +186,11 @@ class IngestionService:
         )
         token = event_id_var.set(str(plan.change_set_id))
         try:
-            publisher = self.publishers.for_model(self.adapter.model)
+            routing_key = routing_key_for(self.adapter.model)
             retries_before = self._publisher.retries
             for part in parts:
                 await self._publisher.publish(
-                    publisher, part.body, message_id=part.event_id, message_type="change_set"
+                    routing_key, part.body, message_id=part.event_id, message_type="change_set"
                 )
             metrics.PUBLISH_RETRIES.labels(self._source).inc(
                 self._publisher.retries - retries_before
