@@ -23,3 +23,15 @@ class Source1Settings(BaseIngestSettings):
     http_port: int = Field(default=8011, ge=0, le=65535)
     # Source 1 takes ~4 s per call; leave it room.
     http_timeout: float = Field(default=60.0, gt=0)
+
+    @property
+    def source_url(self) -> str:
+        return self.source1_url
+
+    @property
+    def poll_interval(self) -> float:
+        return self.source1_poll_interval
+
+    @property
+    def snapshot_every(self) -> int:
+        return self.source1_snapshot_every

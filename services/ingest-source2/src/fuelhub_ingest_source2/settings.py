@@ -21,3 +21,15 @@ class Source2Settings(BaseIngestSettings):
         description="Publish a full snapshot every N polls (0: only the first after start).",
     )
     http_port: int = Field(default=8012, ge=0, le=65535)
+
+    @property
+    def source_url(self) -> str:
+        return self.source2_url
+
+    @property
+    def poll_interval(self) -> float:
+        return self.source2_poll_interval
+
+    @property
+    def snapshot_every(self) -> int:
+        return self.source2_snapshot_every

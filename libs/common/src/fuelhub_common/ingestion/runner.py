@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import argparse
 import asyncio
 import contextlib
 import logging
@@ -16,6 +17,7 @@ from fuelhub_common.ingestion.settings import BaseIngestSettings
 from fuelhub_common.ingestion.source import SourceAdapter
 from fuelhub_common.logs import configure_logging
 from fuelhub_common.publishing import ConfirmedPublisher, StopRequestedError, make_broker
+from fuelhub_common.settings import load_settings
 from fuelhub_common.topology import declare_topology
 
 log = logging.getLogger(__name__)
@@ -42,6 +44,26 @@ async def connect_until_ready(
                 await asyncio.wait_for(stop.wait(), timeout=delay)
             delay = min(max_delay, delay * 2)
     return False
+
+
+def ingestor_main(
+    settings_class: type[BaseIngestSettings],
+    adapter: SourceAdapter,
+    *,
+    name: str,
+    description: str,
+    argv: list[str] | None = None,
+) -> None:
+    """The whole entry point of an ingestor process: ``--help``, settings, run until SIGTERM."""
+    prefix = adapter.source.value.upper()
+    argparse.ArgumentParser(
+        prog=f"fuelhub-{name}",
+        description=description,
+        epilog=f"Configured by environment variables ({prefix}_URL, {prefix}_POLL_INTERVAL, "
+        "BROKER_URL, ...): see README.md.",
+    ).parse_args(argv)
+    settings = load_settings(settings_class)
+    asyncio.run(run_ingestor(settings, adapter, settings.ingest_config(), name))
 
 
 async def run_ingestor(

@@ -9,6 +9,7 @@ from pydantic import Field
 
 from fuelhub_common.guard import GuardPolicy
 from fuelhub_common.ingestion.fetch import RetryPolicy
+from fuelhub_common.ingestion.service import IngestConfig
 from fuelhub_common.publishing import DEFAULT_MAX_PART_BYTES
 from fuelhub_common.settings import BaseServiceSettings
 
@@ -41,6 +42,30 @@ class BaseIngestSettings(BaseServiceSettings):
     fuel_aliases_url: str | None = Field(
         default=None, description="URL serving the admin's alias map (JSON object), per poll."
     )
+
+    # Each ingestor maps its source's own names (SOURCE1_URL, ...) onto these three.
+    @property
+    def source_url(self) -> str:
+        raise NotImplementedError
+
+    @property
+    def poll_interval(self) -> float:
+        raise NotImplementedError
+
+    @property
+    def snapshot_every(self) -> int:
+        raise NotImplementedError
+
+    def ingest_config(self) -> IngestConfig:
+        return IngestConfig(
+            url=self.source_url,
+            poll_interval=self.poll_interval,
+            max_body_bytes=self.ingest_max_body_bytes,
+            retry=self.retry_policy,
+            guard=self.guard_policy,
+            snapshot_every=self.snapshot_every,
+            max_part_bytes=self.event_max_part_bytes,
+        )
 
     @property
     def retry_policy(self) -> RetryPolicy:
