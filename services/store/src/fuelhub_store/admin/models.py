@@ -19,32 +19,27 @@ class Base(DeclarativeBase):
     pass
 
 
-class FuelType(Base):
+class _CatalogEntry:
+    """The columns fuel types and services share (a name from the sources, a presentation)."""
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    name: Mapped[str] = mapped_column(Text)
+    display_name: Mapped[str | None] = mapped_column(Text)
+    icon_path: Mapped[str | None] = mapped_column(Text)
+    updated_at: Mapped[datetime] = mapped_column(TZ)
+
+    def __str__(self) -> str:
+        return self.display_name or self.name
+
+
+class FuelType(_CatalogEntry, Base):
     __tablename__ = "fuel_types"
     __table_args__ = {"schema": "store"}  # noqa: RUF012
 
-    id: Mapped[int] = mapped_column(Integer, primary_key=True)
-    name: Mapped[str] = mapped_column(Text)
-    display_name: Mapped[str | None] = mapped_column(Text)
-    icon_path: Mapped[str | None] = mapped_column(Text)
-    updated_at: Mapped[datetime] = mapped_column(TZ)
 
-    def __str__(self) -> str:
-        return self.display_name or self.name
-
-
-class Service(Base):
+class Service(_CatalogEntry, Base):
     __tablename__ = "services"
     __table_args__ = {"schema": "store"}  # noqa: RUF012
-
-    id: Mapped[int] = mapped_column(Integer, primary_key=True)
-    name: Mapped[str] = mapped_column(Text)
-    display_name: Mapped[str | None] = mapped_column(Text)
-    icon_path: Mapped[str | None] = mapped_column(Text)
-    updated_at: Mapped[datetime] = mapped_column(TZ)
-
-    def __str__(self) -> str:
-        return self.display_name or self.name
 
 
 class FuelAlias(Base):
