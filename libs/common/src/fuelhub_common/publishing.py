@@ -68,9 +68,6 @@ class EventPublishers:
     prices: RabbitPublisher
     polls: RabbitPublisher
 
-    def for_model(self, model: ChangeSetModel) -> RabbitPublisher:
-        return self.stations if model is StationsChanged else self.prices
-
 
 def declare_event_publishers(broker: RabbitBroker) -> EventPublishers:
     """Register the raw-feed publishers on ``broker`` (persistent, mandatory)."""

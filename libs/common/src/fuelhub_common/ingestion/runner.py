@@ -9,6 +9,7 @@ import logging
 import signal
 
 import httpx
+from faststream.rabbit import RabbitBroker
 
 from fuelhub_common.health import HealthServer
 from fuelhub_common.ingestion.aliases import AliasProvider
@@ -24,14 +25,14 @@ log = logging.getLogger(__name__)
 
 
 async def connect_until_ready(
-    broker: object, stop: asyncio.Event, *, what: str, max_delay: float = 30.0
+    broker: RabbitBroker, stop: asyncio.Event, *, what: str, max_delay: float = 30.0
 ) -> bool:
     """Start ``broker`` (and declare the topology), retrying until it works or ``stop``."""
     delay = 1.0
     while not stop.is_set():
         try:
-            await broker.start()  # type: ignore[attr-defined]
-            await declare_topology(broker)  # type: ignore[arg-type]
+            await broker.start()
+            await declare_topology(broker)
             return True
         except Exception as exc:
             log.warning(
@@ -39,7 +40,7 @@ async def connect_until_ready(
                 extra={"error": f"{type(exc).__name__}: {exc}", "delay": delay},
             )
             with contextlib.suppress(Exception):
-                await broker.stop()  # type: ignore[attr-defined]
+                await broker.stop()
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(stop.wait(), timeout=delay)
             delay = min(max_delay, delay * 2)
