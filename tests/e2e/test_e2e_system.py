@@ -6,39 +6,36 @@ against the shared Postgres (a fresh database) and RabbitMQ (a fresh virtual hos
 
 from __future__ import annotations
 
-import os
 import shutil
-import signal
-import subprocess
-import sys
 import time
 from collections.abc import Callable, Iterator
-from dataclasses import dataclass
 from decimal import Decimal
-from pathlib import Path
 from typing import Any
 
 import httpx
 import jsonschema
 import pytest
-from fuelhub_common.testing import free_port, seed_contract_schema
+from fuelhub_common.system import LocalSystem, SystemConfig, run_system
+from fuelhub_common.testing import seed_contract_schema
 
 pytestmark = [pytest.mark.integration, pytest.mark.slow]
 
-ROOT = Path(__file__).resolve().parents[2]
 
-
-@dataclass
-class System:
-    gateway: str
-    demo: str
-    logs: Path
-
-
-def _bin(name: str) -> str:
-    found = shutil.which(name) or str(Path(sys.executable).with_name(name))
-    assert Path(found).exists(), f"{name} is not installed in the environment"
-    return found
+@pytest.fixture(scope="module")
+def system(
+    postgres_database_factory: Callable[[], str],
+    rabbitmq_vhost_factory: Callable[[], str],
+    tmp_path_factory: pytest.TempPathFactory,
+) -> Iterator[LocalSystem]:
+    if shutil.which("nginx") is None:
+        pytest.fail("nginx is not installed (apt-get install -y nginx): the gateway needs it")
+    with run_system(
+        tmp_path_factory.mktemp("system"),
+        SystemConfig(stations=40, source2_poll_interval=1.0),
+        database_url=postgres_database_factory(),
+        broker_url=rabbitmq_vhost_factory(),
+    ) as running:
+        yield running
 
 
 def _wait(check: Callable[[], bool], what: str, seconds: float = 120) -> None:
@@ -54,88 +51,7 @@ def _wait(check: Callable[[], bool], what: str, seconds: float = 120) -> None:
         time.sleep(0.3)
 
 
-@pytest.fixture(scope="module")
-def system(
-    postgres_database_factory: Callable[[], str],
-    rabbitmq_vhost_factory: Callable[[], str],
-    tmp_path_factory: pytest.TempPathFactory,
-) -> Iterator[System]:
-    if shutil.which("nginx") is None:
-        pytest.fail("nginx is not installed (apt-get install -y nginx): the gateway needs it")
-    work = tmp_path_factory.mktemp("system")
-    database_url = postgres_database_factory()
-    ports = {name: free_port() for name in ("gateway", "auth", "api", "admin", "demo")}
-    gateway = f"http://127.0.0.1:{ports['gateway']}"
-    demo = f"http://127.0.0.1:{ports['demo']}"
-    env = {
-        **os.environ,
-        "DATABASE_URL": database_url,
-        "BROKER_URL": rabbitmq_vhost_factory(),
-        "LOG_FORMAT": "text",
-        "AUTH_ISSUER": gateway,
-        "AUTH_KEYS_DIR": str(work / "keys"),
-        "AUTH_JWKS_URL": f"http://127.0.0.1:{ports['auth']}/.well-known/jwks.json",
-        "AUTH_ARGON2_MEMORY_KIB": "8192",
-        "DEMO_PORT": str(ports["demo"]),
-        "DEMO_STATIONS": "40",
-        "DEMO_EVOLVE": "false",
-        "DEMO_SOURCE1_LATENCY": "0",
-        "DEMO_SOURCE2_LATENCY": "0",
-        "SOURCE1_URL": f"{demo}/fuel-stations",
-        "SOURCE2_URL": f"{demo}/fuel-prices",
-        "SOURCE2_POLL_INTERVAL": "1",
-        "GATEWAY_LISTEN": f"127.0.0.1:{ports['gateway']}",
-        "GATEWAY_AUTH_UPSTREAM": f"127.0.0.1:{ports['auth']}",
-        "GATEWAY_API_UPSTREAM": f"127.0.0.1:{ports['api']}",
-        "GATEWAY_ADMIN_UPSTREAM": f"127.0.0.1:{ports['admin']}",
-        "GATEWAY_DIR": str(work / "gateway"),
-    }
-    for step in (["fuelhub-store", "migrate"], ["fuelhub-auth", "migrate"]):
-        subprocess.run([_bin(step[0]), *step[1:]], env=env, check=True, capture_output=True)
-    subprocess.run(
-        [_bin("fuelhub-auth"), "dev-bootstrap"],
-        env={**env, "AUTH_DEV_ADMIN_PASSWORD": "admin-password-for-e2e"},
-        check=True,
-        capture_output=True,
-    )
-    commands = {
-        "demo": ([_bin("fuelhub-demo-sources")], {}),
-        "auth": ([_bin("fuelhub-auth"), "serve"], {"HTTP_PORT": str(ports["auth"])}),
-        "api": ([_bin("fuelhub-api")], {"HTTP_PORT": str(ports["api"])}),
-        "store": ([_bin("fuelhub-store"), "consume"], {"HTTP_PORT": str(free_port())}),
-        "ingest1": ([_bin("fuelhub-ingest-source1")], {"HTTP_PORT": str(free_port())}),
-        "ingest2": ([_bin("fuelhub-ingest-source2")], {"HTTP_PORT": str(free_port())}),
-        "gateway": ([sys.executable, str(ROOT / "deploy/gateway/gateway.py")], {}),
-    }
-    logs = work / "logs"
-    logs.mkdir()
-    processes: dict[str, subprocess.Popen[bytes]] = {}
-    try:
-        for name, (argv, extra) in commands.items():
-            with open(logs / f"{name}.log", "wb") as out:
-                processes[name] = subprocess.Popen(
-                    argv, env={**env, **extra}, stdout=out, stderr=subprocess.STDOUT, cwd=ROOT
-                )
-        _wait(lambda: httpx.get(f"{demo}/_control/state").status_code == 200, "demo sources")
-        _wait(
-            lambda: httpx.get(f"http://127.0.0.1:{ports['api']}/readyz").status_code == 200,
-            "the API",
-        )
-        _wait(lambda: httpx.get(f"{gateway}/.well-known/jwks.json").status_code == 200, "gateway")
-        yield System(gateway=gateway, demo=demo, logs=logs)
-    finally:
-        for process in processes.values():
-            if process.poll() is None:
-                process.send_signal(signal.SIGTERM)
-        for name, process in processes.items():
-            try:
-                process.wait(timeout=30)
-            except subprocess.TimeoutExpired:
-                process.kill()
-                print(f"{name} did not stop on SIGTERM")
-
-
-def token(system: System, **kwargs: Any) -> str:
+def token(system: LocalSystem, **kwargs: Any) -> str:
     response = httpx.post(f"{system.gateway}/api/v1/token/", timeout=30, **kwargs)
     assert response.status_code == 200, response.text
     body = response.json()
@@ -143,7 +59,7 @@ def token(system: System, **kwargs: Any) -> str:
     return str(body["access"])
 
 
-def stations(system: System, access: str, **params: Any) -> dict[str, Any]:
+def stations(system: LocalSystem, access: str, **params: Any) -> dict[str, Any]:
     response = httpx.get(
         f"{system.gateway}/api/v1/fuel-stations",
         params=params,
@@ -154,7 +70,7 @@ def stations(system: System, access: str, **params: Any) -> dict[str, Any]:
     return response.json()  # type: ignore[no-any-return]
 
 
-def test_seed_client_logs_in_refreshes_and_pages_through_the_gateway(system: System) -> None:
+def test_seed_client_logs_in_refreshes_and_pages_through_the_gateway(system: LocalSystem) -> None:
     credentials = {"username": "demo", "password": "demo12345"}
     access = token(system, json=credentials)
     token(system, data=credentials)
@@ -183,7 +99,7 @@ def test_seed_client_logs_in_refreshes_and_pages_through_the_gateway(system: Sys
     assert sorted(seen) == sorted(s["id"] for s in catalog)
 
 
-def test_upstream_data_arrives_and_a_new_price_shows_up(system: System) -> None:
+def test_upstream_data_arrives_and_a_new_price_shows_up(system: LocalSystem) -> None:
     access = token(system, json={"username": "demo", "password": "demo12345"})
     prices = {p["id"]: p for p in httpx.get(f"{system.demo}/fuel-prices").json()}
     catalog = {s["id"]: s for s in httpx.get(f"{system.demo}/fuel-stations").json()}
