@@ -98,7 +98,7 @@ async def ingestor(
     adapter: SourceAdapter,
     *,
     url: str | None = None,
-    timeout: float = 30.0,
+    http_timeout: float = 30.0,
     attempts: int = 2,
     max_body_bytes: int = 128 * 1024 * 1024,
 ) -> AsyncIterator[IngestionService]:
@@ -109,7 +109,7 @@ async def ingestor(
     stop = asyncio.Event()
     publisher = ConfirmedPublisher(pipeline.broker_url, stop, attempt_timeout=30.0)
     try:
-        async with httpx.AsyncClient(timeout=timeout) as client:
+        async with httpx.AsyncClient(timeout=http_timeout) as client:
             yield IngestionService(
                 adapter=adapter,
                 config=IngestConfig(

@@ -14,7 +14,6 @@ from contextlib import AsyncExitStack, asynccontextmanager
 from decimal import Decimal
 from typing import Any
 
-import httpx
 import pytest
 from fuelhub_common.ingestion.service import IngestionService
 from fuelhub_common.testing import free_port
@@ -108,7 +107,7 @@ POLL_FAULTS = [
         lambda p: p.control("POST", "latency", {"prices": 3}),
         lambda p: p.control("POST", "latency", {"prices": 0}),
         "Timeout",
-        {"timeout": 0.5},
+        {"http_timeout": 0.5},
     ),
     PollFault("http_500_burst", _errors(500), lambda p: p.control("DELETE", "errors"), "HTTP 500"),
     PollFault("http_503_burst", _errors(503), lambda p: p.control("DELETE", "errors"), "HTTP 503"),
@@ -213,7 +212,7 @@ async def test_bad_records_are_refused_counted_and_logged_while_the_rest_flows(
             "POST", "malformed", {"endpoint": endpoint, "kinds": list(kinds), "count": len(kinds)}
         )
         # The demo corrupts the same records on every response: find them, change others.
-        httpx.get(f"{pipeline.demo}/{path}", timeout=30)
+        pipeline.upstream(path)
         probe = pipeline.control("GET", "state")["last_faults"][endpoint]["malformed"]
         hit = {m["id"] for m in probe}
         good = (change_a_station if endpoint == "stations" else change_a_price)(pipeline, hit)
