@@ -7,11 +7,14 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
+from fuelhub_api.geo import Box, cap_boxes
 from fuelhub_api.params import StationFilter
 
 _DISTANCE = (
     "earth_distance(ll_to_earth(%(near_lat)s, %(near_lon)s), ll_to_earth(d.latitude, d.longitude))"
 )
+# The read model's GiST (store migration 0003) is on exactly this expression.
+_POINT = "point(d.longitude, d.latitude)"
 _TOMBSTONE = """'{"id":' || d.station_id || ',"deleted":true}'"""
 
 
@@ -22,6 +25,15 @@ class ResolvedFilter:
     filter: StationFilter
     fuel_id: int | None
     service_ids: tuple[int, ...]
+
+
+def _inside_box(name: str, box: Box, params: dict[str, Any]) -> str:
+    """``point(lon, lat) <@ box`` on the read model's GiST; corners bound as ``name_*``."""
+    params.update({f"{name}_{k}": v for k, v in box._asdict().items()})
+    return (
+        f"{_POINT} <@ box(point(%({name}_min_lon)s, %({name}_min_lat)s),"
+        f" point(%({name}_max_lon)s, %({name}_max_lat)s))"
+    )
 
 
 def _where(q: ResolvedFilter, params: dict[str, Any]) -> tuple[list[str], str]:
@@ -49,20 +61,15 @@ def _where(q: ResolvedFilter, params: dict[str, Any]) -> tuple[list[str], str]:
         where.append("d.service_ids @> %(service_ids)s::integer[]")
         params["service_ids"] = list(q.service_ids)
     if f.bbox is not None:
-        where.append("d.latitude BETWEEN %(min_lat)s AND %(max_lat)s")
-        where.append("d.longitude BETWEEN %(min_lon)s AND %(max_lon)s")
-        params.update(
-            min_lat=f.bbox.min_lat,
-            max_lat=f.bbox.max_lat,
-            min_lon=f.bbox.min_lon,
-            max_lon=f.bbox.max_lon,
-        )
+        b = f.bbox
+        where.append(_inside_box("bbox", Box(b.min_lon, b.min_lat, b.max_lon, b.max_lat), params))
     if f.near is not None:
-        params.update(near_lat=f.near.lat, near_lon=f.near.lon, radius_m=f.radius_km * 1000.0)
-        # The cube prefilter uses the GiST index; the exact distance trims the box's corners.
+        radius_m = f.radius_km * 1000.0
+        params.update(near_lat=f.near.lat, near_lon=f.near.lon, radius_m=radius_m)
+        # The boxes bounding the cap use the point GiST; the exact distance trims their corners.
+        first, second = cap_boxes(f.near.lat, f.near.lon, radius_m)
         where.append(
-            "earth_box(ll_to_earth(%(near_lat)s, %(near_lon)s), %(radius_m)s)"
-            " @> ll_to_earth(d.latitude, d.longitude)"
+            f"({_inside_box('cap0', first, params)} OR {_inside_box('cap1', second, params)})"
         )
         where.append(_DISTANCE + " <= %(radius_m)s")
     return where, join
