@@ -23,6 +23,7 @@ import uuid
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
+from pathlib import Path
 from typing import Any
 
 import psycopg
@@ -213,6 +214,47 @@ def summary(values: list[float]) -> str:
     )
 
 
+async def run_apply(
+    stations: Sequence[int], runs: int, part_size: int, admin_url: str, *, verbose: bool = True
+) -> dict[str, list[dict[str, Any]]]:
+    """Every scenario ``runs`` times per size in a fresh database (dropped after); raw figures."""
+    name = f"fuelhub_bench_{uuid.uuid4().hex[:8]}"
+    admin = libpq_url(admin_url)
+    with psycopg.connect(admin, autocommit=True) as conn:
+        conn.execute(f'CREATE DATABASE "{name}"')
+    url = admin.rsplit("/", 1)[0] + "/" + name
+    report: dict[str, list[dict[str, Any]]] = {}
+    try:
+        migrate(url)
+        for n in stations:
+            report[str(n)] = [await run_once(url, n, part_size, r) for r in range(runs)]
+            if verbose:
+                print_runs(n, report[str(n)], part_size)
+    finally:
+        with psycopg.connect(admin, autocommit=True) as conn:
+            conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+    return report
+
+
+def print_runs(n: int, runs: list[dict[str, Any]], part_size: int) -> None:
+    print(f"\n== {n} stations (3-6 prices each), {len(runs)} runs, parts of "
+          f"{part_size} ({runs[0]['parts']})")  # fmt: skip
+    for key in SCENARIOS:
+        decode_median = statistics.median([r[key + "_decode"] for r in runs])
+        print(f"  {key:28s} {summary([r[key] for r in runs])}"
+              f"   (of which decoding: median {decode_median:.3f}s)")  # fmt: skip
+    written = [sum(r["no_change_rows_written"].values()) for r in runs]
+    print(f"  no-change rows written (station/price/history/read model/outbox): {written}")
+    print(f"    per table, last run: {runs[-1]['no_change_rows_written']}", flush=True)
+
+
+SCENARIOS = (
+    "first_sync_stations", "first_sync_prices", "first_sync", "delta_stations",
+    "delta_prices", "no_change_snapshot_stations", "no_change_snapshot_prices",
+    "no_change_delta",
+)  # fmt: skip
+
+
 async def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--stations", type=int, nargs="+", default=[10_000])
@@ -220,37 +262,13 @@ async def main() -> None:
     parser.add_argument("--part-size", type=int, default=2500, help="entities per message part")
     parser.add_argument("--admin-url", default="postgresql://postgres@127.0.0.1:5432/postgres")
     parser.add_argument("--json", action="store_true", help="print the raw figures as JSON")
+    parser.add_argument("--json-out", help="write the raw figures as JSON to this file")
     args = parser.parse_args()
-
-    name = f"fuelhub_bench_{uuid.uuid4().hex[:8]}"
-    admin = libpq_url(args.admin_url)
-    with psycopg.connect(admin, autocommit=True) as conn:
-        conn.execute(f'CREATE DATABASE "{name}"')
-    url = admin.rsplit("/", 1)[0] + "/" + name
-    report: dict[str, Any] = {}
-    try:
-        migrate(url)
-        for n in args.stations:
-            runs = [await run_once(url, n, args.part_size, r) for r in range(args.runs)]
-            report[str(n)] = runs
-            print(f"\n== {n} stations (3-6 prices each), {args.runs} runs, parts of "
-                  f"{args.part_size} ({runs[0]['parts']})")  # fmt: skip
-            for key in (
-                "first_sync_stations", "first_sync_prices", "first_sync", "delta_stations",
-                "delta_prices", "no_change_snapshot_stations", "no_change_snapshot_prices",
-                "no_change_delta",
-            ):  # fmt: skip
-                decode_median = statistics.median([r[key + "_decode"] for r in runs])
-                print(f"  {key:28s} {summary([r[key] for r in runs])}"
-                      f"   (of which decoding: median {decode_median:.3f}s)")  # fmt: skip
-            written = [sum(r["no_change_rows_written"].values()) for r in runs]
-            print(f"  no-change rows written (station/price/history/read model/outbox): {written}")
-            print(f"    per table, last run: {runs[-1]['no_change_rows_written']}")
-        if args.json:
-            print(json.dumps(report, indent=2))
-    finally:
-        with psycopg.connect(admin, autocommit=True) as conn:
-            conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+    report = await run_apply(args.stations, args.runs, args.part_size, args.admin_url)
+    if args.json:
+        print(json.dumps(report, indent=2))
+    if args.json_out:
+        Path(args.json_out).write_text(json.dumps(report, indent=2))  # noqa: ASYNC240 - at exit
 
 
 if __name__ == "__main__":
