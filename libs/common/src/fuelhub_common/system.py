@@ -321,7 +321,9 @@ def _environment(
         "GATEWAY_RATE_BURST": str(config.gateway_rate_burst),
         "ADMIN_SESSION_SECRET_FILE": str(workdir / "admin-session-secret"),
         "ADMIN_MEDIA_DIR": str(workdir / "media"),
-        "ADMIN_AUTH_URL": f"http://127.0.0.1:{ports['auth']}",
+        # The admin reads the shared AUTH_URL (not an ADMIN_ name): without it, it would log
+        # in against the default 127.0.0.1:8001, i.e. whatever `make run` has there.
+        "AUTH_URL": f"http://127.0.0.1:{ports['auth']}",
     }
     if config.with_admin:
         env["FUEL_ALIASES_URL"] = f"http://127.0.0.1:{ports['admin']}/internal/fuel-aliases"
