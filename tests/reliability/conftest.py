@@ -27,6 +27,7 @@ from fuelhub_common.ingestion.service import IngestConfig, IngestionService
 from fuelhub_common.ingestion.source import SourceAdapter
 from fuelhub_common.normalize import FuelNameNormalizer
 from fuelhub_common.publishing import ConfirmedPublisher, make_broker
+from fuelhub_common.system import LocalSystem, SystemConfig, run_system
 from fuelhub_common.topology import declare_topology
 from fuelhub_demo_sources.testing import fast_settings, run_demo_sources
 from fuelhub_ingest_source1.stations import StationsAdapter
@@ -232,3 +233,39 @@ def metric(name: str, **labels: str) -> float:
 def ingest_log(caplog: pytest.LogCaptureFixture) -> pytest.LogCaptureFixture:
     caplog.set_level(logging.INFO, logger="fuelhub_common.ingestion")
     return caplog
+
+
+@pytest.fixture(scope="module")
+def system(
+    request: pytest.FixtureRequest,
+    postgres_database_factory: Callable[[], str],
+    rabbitmq_vhost_factory: Callable[[], str],
+    tmp_path_factory: pytest.TempPathFactory,
+) -> Iterator[LocalSystem]:
+    """The whole system behind the nginx gateway; a module sets ``SYSTEM_CONFIG`` to tune it."""
+    config = getattr(request.module, "SYSTEM_CONFIG", SystemConfig())
+    with run_system(
+        tmp_path_factory.mktemp("system"),
+        config,
+        database_url=postgres_database_factory(),
+        broker_url=rabbitmq_vhost_factory(),
+    ) as running:
+        running.wait_for_stations(config.stations, timeout=300)
+        yield running
+
+
+def data_fingerprint(database_url: str) -> tuple[Any, ...]:
+    """A digest of what clients read and of the accounts: any write changes it."""
+    with psycopg.connect(database_url) as conn:
+        row = conn.execute(
+            "SELECT"
+            " (SELECT md5(coalesce(string_agg(station_id || ':' || coalesce(doc_v2, ''), ','"
+            "   ORDER BY station_id), '')) FROM store.station_docs),"
+            " (SELECT md5(coalesce(string_agg(station_id || fuel_type_id::text || price::text,"
+            "   ',' ORDER BY station_id, fuel_type_id), '')) FROM store.current_prices),"
+            " (SELECT count(*) FROM store.fuel_types), (SELECT count(*) FROM store.services),"
+            " (SELECT md5(string_agg(username || enabled::text || password_hash, ','"
+            "   ORDER BY username)) FROM auth.users)"
+        ).fetchone()
+    assert row is not None
+    return tuple(row)
