@@ -118,8 +118,11 @@ def main() -> None:
     parser.add_argument("--wrk-seconds", type=float, default=5)
     parser.add_argument("--connections", type=int, default=32)
     parser.add_argument(
-        "--freshness-changes", type=int, default=100,
-        help="price changes at sizes up to 10,000 (a fifth of it, at least 10, above)",
+        "--freshness-changes", type=int, default=100, help="price changes, sizes up to 10,000"
+    )
+    parser.add_argument(
+        "--freshness-changes-large", type=int, default=5,
+        help="price changes above 10,000 stations (each re-reads the whole source: slow)",
     )  # fmt: skip
     parser.add_argument("--poll-interval", type=float, default=0.5, help="Source 2's")
     parser.add_argument("--output", type=Path, default=DEFAULT_OUTPUT)
@@ -178,7 +181,7 @@ def main() -> None:
                             log(f"memory: {results['memory']}")
                         changes = (
                             args.freshness_changes if n <= 10_000
-                            else max(10, args.freshness_changes // 5)
+                            else args.freshness_changes_large
                         )  # fmt: skip
                         log(f"freshness {n}: {changes} changes")
                         results["freshness"][str(n)] = asyncio.run(

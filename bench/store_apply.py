@@ -51,7 +51,7 @@ class Source:
 
     def __post_init__(self) -> None:
         rnd = random.Random(self.seed)
-        self.stations = {
+        self.stations: dict[int, dict[str, Any]] = {
             i: {
                 "address": f"ул. Тестовая, {i}, город {rnd.randint(1, 500)}",
                 "latitude": f"{rnd.uniform(41, 70):.6f}",
