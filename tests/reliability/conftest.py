@@ -235,22 +235,27 @@ def ingest_log(caplog: pytest.LogCaptureFixture) -> pytest.LogCaptureFixture:
     return caplog
 
 
-@pytest.fixture(scope="module")
+# One whole system for the load and security modules (starting it costs a minute or more on a
+# busy 2-core machine): enough stations for real paging, the admin for the admin attacks.
+SYSTEM_CONFIG = SystemConfig(
+    stations=300, with_admin=True, source1_poll_interval=5.0, source2_poll_interval=2.0
+)
+
+
+@pytest.fixture(scope="session")
 def system(
-    request: pytest.FixtureRequest,
     postgres_database_factory: Callable[[], str],
     rabbitmq_vhost_factory: Callable[[], str],
     tmp_path_factory: pytest.TempPathFactory,
 ) -> Iterator[LocalSystem]:
-    """The whole system behind the nginx gateway; a module sets ``SYSTEM_CONFIG`` to tune it."""
-    config = getattr(request.module, "SYSTEM_CONFIG", SystemConfig())
+    """The whole system behind the nginx gateway, as `make run` starts it, on free ports."""
     with run_system(
         tmp_path_factory.mktemp("system"),
-        config,
+        SYSTEM_CONFIG,
         database_url=postgres_database_factory(),
         broker_url=rabbitmq_vhost_factory(),
     ) as running:
-        running.wait_for_stations(config.stations, timeout=300)
+        running.wait_for_stations(SYSTEM_CONFIG.stations, timeout=300)
         yield running
 
 

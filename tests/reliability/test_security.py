@@ -26,7 +26,7 @@ import schemathesis
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 from fuelhub_auth.issuing import mint_access
 from fuelhub_auth.keys import SigningKey, load_key_dir, new_signing_key
-from fuelhub_common.system import ADMIN_PASSWORD, LocalSystem, SystemConfig
+from fuelhub_common.system import ADMIN_PASSWORD, LocalSystem
 from fuelhub_store.admin.testing import png, png_bomb
 from hypothesis import HealthCheck, given, settings
 from PIL import Image
@@ -36,7 +36,6 @@ from .conftest import data_fingerprint
 
 pytestmark = [pytest.mark.integration, pytest.mark.slow, pytest.mark.timeout(600)]
 
-SYSTEM_CONFIG = SystemConfig(stations=40, with_admin=True, source2_poll_interval=1.0)
 AUDIENCE = "fuelhub-api"
 DATA_PATHS = ["/api/v1/fuel-stations", "/api/v2/fuel-stations", "/api/v2/fuel-types"]
 
