@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import time
 from collections.abc import AsyncIterator
 from typing import Any
 
@@ -14,6 +15,7 @@ from fastapi.responses import JSONResponse
 from fuelhub_common.health import health_routes
 from fuelhub_common.tokens import TokenVerifier
 from prometheus_client import CollectorRegistry
+from starlette.types import Receive, Scope, Send
 
 from fuelhub_api import changes, db, repository, routes_v1, routes_v2
 from fuelhub_api.auth import AccessVerifier, Authenticator, AuthError
@@ -25,7 +27,7 @@ from fuelhub_api.errors import (
     ParamError,
 )
 from fuelhub_api.fastpath import CacheHitFastPath
-from fuelhub_api.metrics import RequestMetrics
+from fuelhub_api.metrics import LatencyByRoute, RequestMetrics, request_latency
 from fuelhub_api.service import Reader
 from fuelhub_api.settings import Settings
 from fuelhub_api.state import PageCache, ReadModelState, watch
@@ -116,6 +118,31 @@ def install_openapi(app: FastAPI) -> None:
     app.openapi = openapi  # type: ignore[method-assign]
 
 
+class ApiApp(FastAPI):
+    """FastAPI with the cache-hit fast path in front of everything (middlewares included):
+    a hit is sent from the raw scope; anything else takes the full stack."""
+
+    fast_path: CacheHitFastPath | None = None
+    fast_latency: LatencyByRoute | None = None
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] == "http" and self.fast_path is not None:
+            start = time.perf_counter()
+            answer = self.fast_path.answer(scope)
+            if answer is not None:
+                status = answer.status
+                await send(
+                    {"type": "http.response.start", "status": status, "headers": answer.headers}
+                )
+                await send({"type": "http.response.body", "body": answer.body})
+                if self.fast_latency is not None:
+                    self.fast_latency.observe_get(
+                        scope["path"], status, time.perf_counter() - start
+                    )
+                return
+        await super().__call__(scope, receive, send)
+
+
 def create_app(
     settings: Settings, *, verifier: AccessVerifier | None = None, fast_path: bool = True
 ) -> FastAPI:
@@ -161,7 +188,7 @@ def create_app(
                 await own_verifier.close()
             await pool.close()
 
-    app = FastAPI(
+    app = ApiApp(
         title="fuelhub API",
         lifespan=lifespan,
         docs_url="/api/docs",
@@ -180,7 +207,9 @@ def create_app(
     app.include_router(changes.router)
     install_error_handlers(app, settings)
     install_openapi(app)
+    latency = request_latency(registry)
     if fast_path:
-        app.add_middleware(CacheHitFastPath, fastapi_app=app)
-    app.add_middleware(RequestMetrics, registry=registry)
+        app.fast_path = CacheHitFastPath(lambda: getattr(app.state, "services", None))
+        app.fast_latency = LatencyByRoute(latency)
+    app.add_middleware(RequestMetrics, latency=latency)
     return app

@@ -9,13 +9,11 @@ from fastapi import Depends, Request, Response
 from fuelhub_common.tokens import AccessClaims
 
 from fuelhub_api.auth import Authenticator
-from fuelhub_api.service import Body, Connect, Reader
+from fuelhub_api.service import JSON, Body, Connect, Reader
 from fuelhub_api.service import Request as ReadRequest
 from fuelhub_api.settings import Settings
 from fuelhub_api.state import ReadModelState
 from fuelhub_api.urls import public_base
-
-JSON = "application/json"
 
 
 @dataclass(frozen=True)
@@ -74,14 +72,9 @@ def etag_matches(if_none_match: str, etag: str) -> bool:
     return False
 
 
-def cache_headers(body: Body) -> dict[str, str]:
-    # private: the body depends on the bearer; no-cache: revalidate (cheap 304) every time.
-    return {"ETag": body.etag, "Cache-Control": "private, no-cache", "Vary": "Authorization"}
-
-
 def conditional(request: Request, body: Body) -> Response:
     """200 with the body and its ETag, or 304 when the client already has it."""
-    headers = cache_headers(body)
+    headers = body.cache_headers()
     inm = request.headers.get("if-none-match")
     if inm is not None and etag_matches(inm, body.etag):
         return Response(status_code=304, headers=headers)

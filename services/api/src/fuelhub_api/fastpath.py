@@ -1,108 +1,159 @@
-"""The cache-hit fast path for the hottest reads, in front of FastAPI's routing.
+"""The cache-hit fast path for the hottest reads, in front of FastAPI and its middlewares.
 
 When a list request carries a token verified moments ago and its page is in the version cache,
-the answer needs no query and no dependency resolution: this middleware sends the cached bytes
-(or 304) itself. Everything else — a miss, an unknown token, a bad parameter — goes on to the
-FastAPI route, which does the full work (and fills the cache). The responses are the same bytes
-and headers either way (the integration tests run both paths).
+the answer needs no query, no routing and no dependency resolution: :class:`CacheHitFastPath`
+finds the cached body from the raw ASGI scope and the app sends it (or ``304``) itself.
+Everything else — a miss, an unknown token, a bad parameter — goes on to the FastAPI route,
+which does the full work (and fills the cache). The responses are the same bytes and headers
+either way (the integration tests run both paths).
+
+Per request it does only dictionary lookups: the query string, the public base URL and the
+response headers are each computed once and remembered (bounded), because a busy client sends
+the same few URLs through the same gateway over and over.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-from typing import Any
+from collections.abc import Callable, Hashable
+from typing import Any, Generic, TypeVar, cast
 
 from starlette.datastructures import QueryParams
-from starlette.types import ASGIApp, Receive, Scope, Send
+from starlette.types import Scope
 
-from fuelhub_api.deps import cache_headers, etag_matches
+from fuelhub_api.deps import etag_matches
 from fuelhub_api.errors import ParamError
-from fuelhub_api.params import parse_page, parse_station_filter
-from fuelhub_api.service import Body
+from fuelhub_api.params import Page, StationFilter, parse_page, parse_station_filter
+from fuelhub_api.service import Answer, Body
 from fuelhub_api.service import Request as ReadRequest
 from fuelhub_api.urls import public_base
 
 V1 = "/api/v1/fuel-stations"
 V2 = "/api/v2/fuel-stations"
+PATHS = (V1, V2)
+
+K = TypeVar("K", bound=Hashable)
+V = TypeVar("V")
+
+# The request headers the fast path reads; everything else in the scope is ignored.
+_AUTHORIZATION = b"authorization"
+_IF_NONE_MATCH = b"if-none-match"
+_BASE_HEADERS = (b"host", b"x-forwarded-proto", b"x-forwarded-host", b"x-forwarded-prefix")
 
 
-@dataclass(frozen=True)
-class _Route:
-    """What the metrics middleware reads from ``scope["route"]``."""
+class Memo(Generic[K, V]):
+    """A bounded memo of a pure function: emptied when full (simple, and a hot set refills in
+    a few requests). Only successful results are kept; an exception is never remembered."""
 
-    path: str
+    def __init__(self, compute: Callable[[K], V], max_entries: int = 4096) -> None:
+        self._compute = compute
+        self._max = max_entries
+        self._values: dict[K, V] = {}
+
+    def __call__(self, key: K) -> V:
+        try:
+            return self._values[key]
+        except KeyError:
+            pass
+        value = self._compute(key)
+        if len(self._values) >= self._max:
+            self._values.clear()
+        self._values[key] = value
+        return value
 
 
-_ROUTES = {V1: _Route(V1), V2: _Route(V2)}
+def _v1_page(query: bytes) -> Page:
+    params = QueryParams(query)
+    return parse_page(params.get("limit"), params.get("offset"))
+
+
+def _v2_filter(query: bytes) -> StationFilter:
+    params = QueryParams(query)
+    return parse_station_filter(dict(params), params.getlist("service"))
 
 
 class CacheHitFastPath:
-    def __init__(self, app: ASGIApp, fastapi_app: Any) -> None:
-        self.app = app
-        self.fastapi_app = fastapi_app
+    """Answers cache hits of the list endpoints from the raw ASGI scope, or says it cannot.
 
-    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        path = scope.get("path")
-        if scope["type"] != "http" or scope["method"] != "GET" or path not in _ROUTES:
-            await self.app(scope, receive, send)
-            return
-        body = self._hit(scope, path)
-        if body is None:
-            await self.app(scope, receive, send)
-            return
-        scope["route"] = _ROUTES[path]
-        headers = dict(cache_headers(body))
-        inm = self._header(scope, b"if-none-match")
-        if inm is not None and etag_matches(inm, body.etag):
-            status, content = 304, b""
-        else:
-            status, content = 200, body.content
-            headers["content-type"] = "application/json"
-            headers["content-length"] = str(len(content))
-        await send(
-            {
-                "type": "http.response.start",
-                "status": status,
-                "headers": [(k.lower().encode(), v.encode()) for k, v in headers.items()],
+    ``services`` returns the app's services once its lifespan has built them (else None).
+    """
+
+    def __init__(self, services: Callable[[], Any]) -> None:
+        self._services = services
+        self._v1 = Memo(_v1_page)
+        self._v2 = Memo(_v2_filter)
+        self._base: Memo[tuple[Any, ...], str] | None = None
+
+    def _make_base(self, settings: Any) -> Memo[tuple[Any, ...], str]:
+        fallback = f"{settings.http_host}:{settings.http_port}"
+        trusted = settings.api_trusted_proxies
+
+        def compute(key: tuple[Any, ...]) -> str:
+            scheme, peer, host, proto, fwd_host, prefix = key
+            forwarded = {
+                name: value
+                for name, value in (
+                    ("x-forwarded-proto", proto),
+                    ("x-forwarded-host", fwd_host),
+                    ("x-forwarded-prefix", prefix),
+                )
+                if value is not None
             }
-        )
-        await send({"type": "http.response.body", "body": content})
+            return public_base(
+                scheme=scheme,
+                host=host,
+                fallback_host=fallback,
+                peer=peer,
+                headers=forwarded,
+                trusted=trusted,
+            )
 
-    @staticmethod
-    def _header(scope: Scope, name: bytes) -> str | None:
-        for key, value in scope["headers"]:
-            if key == name:
-                return str(value.decode("latin-1"))
-        return None
+        return Memo(compute)
 
-    def _hit(self, scope: Scope, path: str) -> Body | None:
-        services = getattr(self.fastapi_app.state, "services", None)
+    def answer(self, scope: Scope) -> Answer | None:
+        """The response for a cache hit of a list endpoint; None: let the app handle it."""
+        path = scope["path"]
+        if path not in PATHS or scope["method"] != "GET":
+            return None
+        services = self._services()
         if services is None:
             return None
-        if services.authenticator.remembered(self._header(scope, b"authorization")) is None:
+        authorization = inm = None
+        base_values: list[bytes | None] = [None, None, None, None]
+        for key, value in scope["headers"]:
+            if key == _AUTHORIZATION:
+                authorization = value
+            elif key == _IF_NONE_MATCH:
+                inm = value
+            elif key in _BASE_HEADERS:
+                base_values[_BASE_HEADERS.index(key)] = value
+        if authorization is None:
             return None
-        wanted = {b"host", b"x-forwarded-proto", b"x-forwarded-host", b"x-forwarded-prefix"}
-        headers = {k.decode(): v.decode("latin-1") for k, v in scope["headers"] if k in wanted}
-        settings = services.settings
+        if services.authenticator.remembered(authorization.decode("latin-1")) is None:
+            return None
+        if self._base is None:
+            self._base = self._make_base(services.settings)
         client = scope.get("client")
-        req = ReadRequest(
-            base=public_base(
-                scheme=scope.get("scheme", "http"),
-                host=headers.get("host"),
-                fallback_host=f"{settings.http_host}:{settings.http_port}",
-                peer=client[0] if client else None,
-                headers=headers,
-                trusted=settings.api_trusted_proxies,
-            ),
-            path=path,
+        base = self._base(
+            (
+                scope.get("scheme", "http"),
+                client[0] if client else None,
+                *(None if v is None else v.decode("latin-1") for v in base_values),
+            )
         )
-        query = QueryParams(scope.get("query_string", b""))
+        req = ReadRequest(base=base, path=path)
         reader = services.reader
+        query = scope.get("query_string", b"")
         try:
             if path == V1:
-                page = parse_page(query.get("limit"), query.get("offset"))
-                return reader.cached(reader.v1_key(page, req))  # type: ignore[no-any-return]
-            f = parse_station_filter(dict(query), query.getlist("service"))
-            return reader.cached(reader.v2_key(f, req))  # type: ignore[no-any-return]
+                key = reader.v1_key(self._v1(query), req)
+            else:
+                key = reader.v2_key(self._v2(query), req)
         except ParamError:
             return None  # the route answers with the 400
+        body = reader.cached(key)
+        if body is None:
+            return None
+        full, not_modified = cast(Body, body).answers
+        if inm is not None and etag_matches(inm.decode("latin-1"), body.etag):
+            return not_modified
+        return full

@@ -12,6 +12,7 @@ from collections.abc import Awaitable, Callable
 from contextlib import AbstractAsyncContextManager
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
+from functools import cached_property
 from typing import Any
 
 import orjson
@@ -30,9 +31,41 @@ _EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 
 
 @dataclass(frozen=True)
+class Answer:
+    """A ready response to a cached body: status, raw ASGI headers, the same headers as one
+    HTTP/1.1 header block (``name: value\r\n`` lines), and the body."""
+
+    status: int
+    headers: list[tuple[bytes, bytes]]
+    head: bytes
+    body: bytes
+
+
+def _answer(status: int, headers: dict[str, str], body: bytes) -> Answer:
+    raw = [(k.lower().encode("latin-1"), v.encode("latin-1")) for k, v in headers.items()]
+    head = b"".join(b"%s: %s\r\n" % pair for pair in raw)
+    return Answer(status, raw, head, body)
+
+
+@dataclass(frozen=True)
 class Body:
     content: bytes
     etag: str
+
+    def cache_headers(self) -> dict[str, str]:
+        # private: the body depends on the bearer; no-cache: revalidate (cheap 304) every time.
+        return {"ETag": self.etag, "Cache-Control": "private, no-cache", "Vary": "Authorization"}
+
+    @cached_property
+    def answers(self) -> tuple[Answer, Answer]:
+        """The ``200`` and the ``304``, built once per body (the fast path sends them as they
+        are; the headers are the route's)."""
+        common = self.cache_headers()
+        full = {**common, "content-type": JSON, "content-length": str(len(self.content))}
+        return _answer(200, full, self.content), _answer(304, common, b"")
+
+
+JSON = "application/json"
 
 
 @dataclass(frozen=True)
