@@ -150,14 +150,16 @@ def freshness(results: dict[str, Any]) -> list[str]:
         "station detail (checked every 10 ms). The wait for that poll to begin (the poll "
         "interval) is excluded; the median including it is shown for reference.",
         "",
-        "| stations | changes | p50 | p99 | min / max | poll of Source 2 took (p50) "
+        "| stations | changes | p50 | p99 | min / max | of which the poll (fetch, parse, diff, "
+        "publish), p50 | after the poll finished (store + API), p50 / p99 "
         "| p50 including the wait for the poll (interval) |",
-        "|---|---|---|---|---|---|---|",
+        "|---|---|---|---|---|---|---|---|",
     ]
     for size, f in results.get("freshness", {}).items():
         lines.append(
             f"| {_n(size)} | {f['changes']} | {f['p50_s']:.3f} s | {f['p99_s']:.3f} s "
             f"| {f['min_s']:.3f} / {f['max_s']:.3f} s | {f['poll_duration_p50_s']:.3f} s "
+            f"| {f['after_poll_finished_p50_s']:.3f} / {f['after_poll_finished_p99_s']:.3f} s "
             f"| {f['with_interval_p50_s']:.3f} s ({f['poll_interval_s']} s) |"
         )
     return [*lines, ""]

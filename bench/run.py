@@ -111,6 +111,29 @@ def memory(system: LocalSystem, stations: int) -> dict[str, Any]:
     }
 
 
+def merge(files: list[Path], output: Path, notes: list[str]) -> None:
+    """One report from several partial runs (e.g. `--sections apply ingest`, then `system`)."""
+    parts = [json.loads(f.read_text()) for f in files]
+    results: dict[str, Any] = {**parts[0], "notes": [*notes]}
+    for part in parts[1:]:
+        for key in ("apply", "ingest", "read", "freshness", "memory"):
+            if key in part:
+                results[key] = part[key]
+        results["load_average_end"] = part["load_average_end"]
+        results["elapsed_min"] += part["elapsed_min"]
+    results["config"]["command"] = " + ".join(p["config"]["command"] for p in parts)
+    results["config"]["sizes"] = sorted({n for p in parts for n in p["config"]["sizes"]})
+    for part in parts:
+        m = part["machine"]
+        results["notes"].append(
+            f"- `{part['config']['command']}`: started {m['started_at']} at commit {m['commit']}, "
+            f"load average {' / '.join(map(str, m['load_average_start']))} at its start and "
+            f"{' / '.join(map(str, part['load_average_end']))} at its end."
+        )
+    output.write_text(report.render(results))
+    log(f"wrote {output}")
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--sizes", type=int, nargs="+", default=[10_000, 100_000])
@@ -135,7 +158,15 @@ def main() -> None:
         choices=["apply", "ingest", "system"],
     )  # fmt: skip
     parser.add_argument("--note", action="append", default=[], help="a line for the Notes")
+    parser.add_argument(
+        "--merge", type=Path, nargs="+",
+        help="run nothing: render --output from the raw JSON of earlier runs of some sections "
+        "(the first file's machine record is kept, the others' start times are noted)",
+    )  # fmt: skip
     args = parser.parse_args()
+    if args.merge:
+        merge(args.merge, args.output, args.note)
+        return
     sizes = sorted(args.sizes)
     started = time.monotonic()
     results: dict[str, Any] = {
