@@ -116,7 +116,26 @@ async def run(url: str, deliveries: list[ChangeSetPart]) -> dict[str, Any]:
         docs = {r[0]: json.loads(r[1]) for r in await cur.fetchall()}
         cur = await conn.execute("SELECT count(*) FROM store.change_set_parts")
         staged = (await cur.fetchone() or (0,))[0]
-    return {"stations": stations, "prices": prices, "docs": docs, "staged": staged}
+        # The hot tables carry no foreign keys (migration 0004): the apply must keep them whole.
+        cur = await conn.execute(ORPHANS)
+        orphans = (await cur.fetchone() or (0,))[0]
+    return {
+        "stations": stations,
+        "prices": prices,
+        "docs": docs,
+        "staged": staged,
+        "orphans": orphans,
+    }
+
+
+ORPHANS = """
+SELECT (SELECT count(*) FROM store.current_prices cp
+        WHERE NOT EXISTS (SELECT 1 FROM store.fuel_types f WHERE f.id = cp.fuel_type_id))
+     + (SELECT count(*) FROM store.station_services ss
+        WHERE NOT EXISTS (SELECT 1 FROM store.services sv WHERE sv.id = ss.service_id)
+           OR NOT EXISTS (SELECT 1 FROM store.stations st
+                          WHERE st.id = ss.station_id AND NOT st.deleted))
+"""
 
 
 @pytest.mark.timeout(240)
@@ -138,6 +157,7 @@ def test_any_delivery_order_converges_to_the_source(store_db_url: str) -> None:
         assert got["stations"] == {i: (a, sv) for i, (a, sv) in stations.items()}
         assert got["prices"] == {i: list(pl) for i, pl in prices.items()}
         assert got["staged"] == 0
+        assert got["orphans"] == 0
         expected_docs = {
             i: {
                 "address": a,
