@@ -91,7 +91,7 @@ def ingest(results: dict[str, Any]) -> list[str]:
         "| peak RSS |",
         "|---|---|---|---|---|---|---|",
     ]
-    for row in results.get("ingest", []):
+    for row in sorted(results["ingest"], key=lambda r: (r["kind"] != "stations", r["stations"])):
         s = row["seconds"]
         lines.append(
             f"| {row['kind']} | {_n(row['stations'])} | {_n(row['records'])} "
@@ -205,7 +205,9 @@ def render(results: dict[str, Any]) -> str:
         "virtual host; free ports), loaded with the demo upstream's stations and prices through "
         "the real pipeline, then `ANALYZE`d (what autovacuum does after a bulk load). The "
         "gateway's per-client rate limit is raised for the benchmark (one client address).",
-        f"- Runs: {config['runs']}; sizes: {', '.join(_n(n) for n in config['sizes'])}.",
+        f"- Runs: {config['runs']} per figure up to 10,000 stations, "
+        f"{config.get('runs_large', config['runs'])} above; sizes: "
+        f"{', '.join(_n(n) for n in config['sizes'])}.",
         "",
         "## Targets",
         "",

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import copy
 import json
 import os
 import shlex
@@ -114,7 +115,7 @@ def memory(system: LocalSystem, stations: int) -> dict[str, Any]:
 def merge(files: list[Path], output: Path, notes: list[str]) -> None:
     """One report from several partial runs (e.g. `--sections apply ingest`, then `system`)."""
     parts = [json.loads(f.read_text()) for f in files]
-    results: dict[str, Any] = {**parts[0], "notes": [*notes]}
+    results: dict[str, Any] = {**copy.deepcopy(parts[0]), "notes": [*notes]}
     for part in parts[1:]:
         for key in ("apply", "ingest", "read", "freshness", "memory"):
             if key in part:
@@ -138,6 +139,9 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--sizes", type=int, nargs="+", default=[10_000, 100_000])
     parser.add_argument("--runs", type=int, default=3)
+    parser.add_argument(
+        "--runs-large", type=int, help="runs above 10,000 stations (default: --runs)"
+    )
     parser.add_argument("--wrk-seconds", type=float, default=5)
     parser.add_argument("--connections", type=int, default=32)
     parser.add_argument(
@@ -168,6 +172,11 @@ def main() -> None:
         merge(args.merge, args.output, args.note)
         return
     sizes = sorted(args.sizes)
+    runs_large = args.runs_large or args.runs
+
+    def runs_for(stations: int) -> int:
+        return args.runs if stations <= 10_000 else runs_large
+
     started = time.monotonic()
     results: dict[str, Any] = {
         "machine": machine.describe(ADMIN_URL),
@@ -175,6 +184,7 @@ def main() -> None:
             "command": "python bench/run.py " + shlex.join(sys.argv[1:]),
             "sizes": sizes,
             "runs": args.runs,
+            "runs_large": runs_large,
             "wrk_seconds": args.wrk_seconds,
             "connections": args.connections,
         },
@@ -185,10 +195,12 @@ def main() -> None:
         work = Path(tmp)
         if "apply" in args.sections:
             log("apply")
-            results["apply"] = run_apply(sizes, args.runs, work)
+            results["apply"] = {}
+            for n in sizes:
+                results["apply"].update(run_apply([n], runs_for(n), work))
         if "ingest" in args.sections:
             log("ingest")
-            results["ingest"] = run_ingest(sizes, args.runs)
+            results["ingest"] = [row for n in sizes for row in run_ingest([n], runs_for(n))]
         if "system" in args.sections:
             results["read"], results["freshness"] = {}, {}
             with static_nginx() as ceiling:
@@ -204,7 +216,7 @@ def main() -> None:
                         wait_loaded(system, n, timeout=1800)
                         log(f"read {n}")
                         results["read"][str(n)] = read.measure(
-                            system, n, runs=args.runs, seconds=args.wrk_seconds,
+                            system, n, runs=runs_for(n), seconds=args.wrk_seconds,
                             connections=args.connections, ceiling=ceiling, workdir=work,
                         )  # fmt: skip
                         if n == sizes[-1]:
