@@ -303,17 +303,23 @@ async def _scalar(conn: AsyncConnection, query: str | sql.Composed, params: Any 
     return None if row is None else row[0]
 
 
-async def _prepare(conn: AsyncConnection, cs: ChangeSet, table: str, key: str = "") -> None:
-    """Give a temp table a key and statistics when the set is large enough to need them."""
+async def _prepare(
+    conn: AsyncConnection, cs: ChangeSet, table: str, columns: str, *, key: bool = False
+) -> None:
+    """Give a temp table statistics (and ``columns`` as its key) when the set is large.
+
+    Only the columns the plans join, group or filter on are analysed: statistics of the
+    addresses and arrays would cost as much as the rest of the staging.
+    """
     if cs.size < ANALYZE_FROM:
         return
     if key:
         await conn.execute(
             sql.SQL("ALTER TABLE {} ADD PRIMARY KEY ({})").format(
-                sql.Identifier(table), sql.SQL(key)
+                sql.Identifier(table), sql.SQL(columns)
             )
         )
-    await conn.execute(sql.SQL("ANALYZE {}").format(sql.Identifier(table)))
+    await conn.execute(sql.SQL("ANALYZE {} ({})").format(sql.Identifier(table), sql.SQL(columns)))
 
 
 async def _stage(conn: AsyncConnection, cs: ChangeSet) -> None:
@@ -321,7 +327,7 @@ async def _stage(conn: AsyncConnection, cs: ChangeSet) -> None:
         await conn.execute(STAGE_STATIONS)
         types = [*STATION_TYPES, "text[]", "text[]"]
         await _copy(conn, "stg_stations", types, cs.station_rows)
-        await _prepare(conn, cs, "stg_stations")
+        await _prepare(conn, cs, "stg_stations", "id, op")
     else:
         await conn.execute(STAGE_PRICES)
         list_types = ["int8", "text", "timestamptz"]
@@ -332,8 +338,8 @@ async def _stage(conn: AsyncConnection, cs: ChangeSet) -> None:
             ["int8", "timestamptz", "text", "numeric", "text"],
             cs.price_rows,
         )
-        await _prepare(conn, cs, "stg_price_lists")
-        await _prepare(conn, cs, "stg_prices")
+        await _prepare(conn, cs, "stg_price_lists", "station_id, op, version")
+        await _prepare(conn, cs, "stg_prices", "station_id, version, fuel")
 
 
 async def _apply_stations(conn: AsyncConnection, cs: ChangeSet, params: dict[str, Any]) -> None:
@@ -343,7 +349,7 @@ async def _apply_stations(conn: AsyncConnection, cs: ChangeSet, params: dict[str
         await conn.execute("DELETE FROM plan_stations WHERE NOT changed")
     # Temporary tables get no statistics on their own: without them the planner picks nested
     # loops that turn a 100k-row apply into minutes.
-    await _prepare(conn, cs, "plan_stations", "id")
+    await _prepare(conn, cs, "plan_stations", "id", key=True)
     await conn.execute(ENSURE_SERVICES)
     await conn.execute(UPSERT_STATIONS)
     await conn.execute(RELINK_SERVICES)
@@ -352,10 +358,10 @@ async def _apply_stations(conn: AsyncConnection, cs: ChangeSet, params: dict[str
 
 async def _apply_prices(conn: AsyncConnection, cs: ChangeSet, params: dict[str, Any]) -> None:
     await conn.execute(PLAN_LISTS, params)
-    await _prepare(conn, cs, "plan_lists", "station_id")
+    await _prepare(conn, cs, "plan_lists", "station_id", key=True)
     await conn.execute(ENSURE_FUEL_TYPES)
     await conn.execute(WANT_PRICES)
-    await _prepare(conn, cs, "want_prices", "station_id, fuel_type_id")
+    await _prepare(conn, cs, "want_prices", "station_id, fuel_type_id", key=True)
     await conn.execute(CREATE_CHANGED_LISTS)
     await conn.execute(UPSERT_PRICES)
     await conn.execute(REMOVE_PRICES)
@@ -397,7 +403,12 @@ async def _reconcile(
     )
     previous = {int(r[0]): int(r[1]) for r in await cur.fetchall()}
     decision = decide_deletions(
-        known=known, absent=absent, previous_counters=previous, present=present, policy=policy
+        known=known,
+        absent=absent,
+        previous_counters=previous,
+        present=present,
+        policy=policy,
+        incomplete=cs.unidentified_records > 0,  # a lacking entity may be an unnamed record
     )
     delete = sorted(decision.delete)
     if delete:
