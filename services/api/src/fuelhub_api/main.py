@@ -38,9 +38,16 @@ def main() -> None:
         "access_log": False,  # the latency histogram covers requests; a line each costs
     }
     if settings.api_workers > 1:
-        # Each worker builds its own app (pool, watcher, caches) from the environment.
+        # Each worker builds its own app (pool, watcher, caches) from the environment. A
+        # spawned worker must answer the supervisor's ping within the health-check timeout;
+        # uvicorn's 5 s default killed every worker in a loop while they were still importing
+        # on a busy 2-core machine.
         uvicorn.run(
-            "fuelhub_api.main:create", factory=True, workers=settings.api_workers, **options
+            "fuelhub_api.main:create",
+            factory=True,
+            workers=settings.api_workers,
+            timeout_worker_healthcheck=60,
+            **options,
         )
     else:
         uvicorn.run(create_app(settings), **options)
