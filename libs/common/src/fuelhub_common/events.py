@@ -162,6 +162,14 @@ class _ChangeSetPart(Event):
             "a consumer reconciling a snapshot must keep them (neither update nor delete)."
         ),
     )
+    unidentified_records: Annotated[int, Field(ge=0)] = Field(
+        default=0,
+        description=(
+            "Records rejected in this poll whose entity could not be told (no usable id, or "
+            "an id listed twice). When not 0, an entity the set lacks may be one of them: a "
+            "consumer reconciling a snapshot must hold such absences as a mass deletion."
+        ),
+    )
 
 
 class StationsChanged(_ChangeSetPart):

@@ -55,6 +55,7 @@ def decide_deletions(
     present: int,
     policy: GuardPolicy,
     approved: Collection[K] = (),
+    incomplete: bool = False,
 ) -> GuardDecision[K]:
     """Decide which absent entities to delete now and which to hold.
 
@@ -62,18 +63,23 @@ def decide_deletions(
     of them missing from it; ``present`` how many entities the observation holds;
     ``previous_counters`` the consecutive-absence counts before this observation (an entity not
     in ``absent`` is present again and loses its counter); ``approved`` absences a person has
-    approved, deleted whatever the share.
+    approved, deleted whatever the share; ``incomplete`` says the observation held records
+    that could not be told apart (no usable id, or an id listed twice), so any absence may be
+    one of them.
 
     The observation is a *mass* deletion when the source returned nothing while the caller
-    knew something, or when the absences exceed ``policy.max_share`` of ``known``. Ordinary
-    churn is deleted at once; mass absences only once seen ``policy.confirmations`` times.
+    knew something, when the absences exceed ``policy.max_share`` of ``known``, or when it is
+    ``incomplete``. Ordinary churn is deleted at once; mass absences only once seen
+    ``policy.confirmations`` times.
     """
     absent_set = frozenset(absent)
     counters = {key: previous_counters.get(key, 0) + 1 for key in absent_set}
     if not absent_set:
         return GuardDecision(delete=frozenset(), held=frozenset(), counters={})
-    mass = (present == 0 and known > 0) or (
-        known > 0 and Decimal(len(absent_set)) > policy.max_share * known
+    mass = (
+        incomplete
+        or (present == 0 and known > 0)
+        or (known > 0 and Decimal(len(absent_set)) > policy.max_share * known)
     )
     approved_set = frozenset(approved) & absent_set
     if not mass:

@@ -158,6 +158,7 @@ def encode_change_set(
     changes: Sequence[bytes],
     kept_ids: Sequence[int] = (),
     max_part_bytes: int = DEFAULT_MAX_PART_BYTES,
+    unidentified_records: int = 0,
 ) -> list[EncodedPart]:
     """Split pre-encoded changes into numbered parts of at most ``max_part_bytes`` each.
 
@@ -188,6 +189,7 @@ def encode_change_set(
             snapshot=snapshot,
             observed_at=observed_at,
             kept_ids=tuple(kept_ids) if number == parts else (),
+            unidentified_records=unidentified_records if number == parts else 0,
             changes=(),
         ).model_dump_json()
         head = envelope.encode()

@@ -148,3 +148,26 @@ def test_periodic_snapshot() -> None:
         kinds.append(plan.snapshot)
         tracker.commit(plan)
     assert kinds == [True, False, False, True, False, False, True]
+
+
+def test_a_record_without_a_usable_id_holds_the_absences_of_its_poll() -> None:
+    tracker = ChangeTracker(GuardPolicy())
+    tracker.commit(poll(tracker, [station(i) for i in range(1, 11)], T0))
+    builder = tracker.begin(T0 + timedelta(minutes=5))
+    for i in range(2, 11):  # station 1's record came without its id
+        builder.accept(i, station(i))
+    builder.reject("missing id")
+    plan = builder.finish()
+    assert plan.deletions == 0
+    assert plan.held == [1]
+    assert plan.unidentified == 1
+    assert ops(plan) == {}
+    # A duplicated id hides another station's record the same way.
+    builder = tracker.begin(T0 + timedelta(minutes=10))
+    for i in range(3, 11):
+        builder.accept(i, station(i))
+    builder.accept(3, station(2, address="2's record under 3's id"))
+    duplicated = builder.finish()
+    assert duplicated.deletions == 0
+    assert set(duplicated.held) == {1, 2}
+    assert duplicated.unidentified == 1

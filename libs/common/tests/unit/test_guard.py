@@ -87,3 +87,13 @@ def test_every_absence_is_either_deleted_or_held(
     assert decision.delete | decision.held == absent
     assert not decision.delete & decision.held
     assert set(decision.counters) == set(decision.held)
+
+
+def test_incomplete_observation_holds_even_ordinary_churn() -> None:
+    # A record without a usable id may be any of the absent entities: none is surely gone.
+    decision = decide_deletions(
+        known=100, absent={1}, previous_counters={}, present=99, policy=POLICY, incomplete=True
+    )
+    assert decision.delete == frozenset()
+    assert decision.held == {1}
+    assert decision.mass

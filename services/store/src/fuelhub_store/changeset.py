@@ -51,6 +51,7 @@ class Part:
     occurred_at: datetime
     source: str
     kept_ids: tuple[int, ...] = ()
+    unidentified_records: int = 0
     station_rows: list[StationRow] = field(default_factory=list)
     price_list_rows: list[PriceListRow] = field(default_factory=list)
     price_rows: list[PriceRow] = field(default_factory=list)
@@ -71,6 +72,7 @@ class ChangeSet:
     price_list_rows: list[PriceListRow] = field(default_factory=list)
     price_rows: list[PriceRow] = field(default_factory=list)
     kept_ids: tuple[int, ...] = ()
+    unidentified_records: int = 0
 
     @property
     def size(self) -> int:
@@ -125,6 +127,7 @@ def part_from_model(event: ChangeSetPart) -> Part:
         "occurred_at": event.occurred_at,
         "source": event.source.value,
         "kept_ids": tuple(event.kept_ids),
+        "unidentified_records": event.unidentified_records,
     }
     if isinstance(event, StationsChanged):
         return Part(station_rows=list(station_rows(event.changes)), **common)
@@ -157,6 +160,7 @@ def part_from_stored_json(body: bytes | str) -> Part:
         "occurred_at": _time(doc["occurred_at"]),
         "source": str(doc["source"]),
         "kept_ids": tuple(int(k) for k in doc.get("kept_ids", ())),
+        "unidentified_records": int(doc.get("unidentified_records", 0)),
     }
     if kind == "stations":
         rows: list[StationRow] = []
@@ -229,4 +233,5 @@ def merge_parts(parts: Sequence[Part | ChangeSetPart]) -> ChangeSet:
         price_list_rows=[r for p in ordered for r in p.price_list_rows],
         price_rows=[r for p in ordered for r in p.price_rows],
         kept_ids=tuple(k for p in ordered for k in p.kept_ids),
+        unidentified_records=sum(p.unidentified_records for p in ordered),
     )

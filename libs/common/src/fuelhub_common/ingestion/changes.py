@@ -70,6 +70,8 @@ class ChangePlan:
     stats: PollStats
     new_hashes: dict[int, bytes]
     new_counters: dict[int, int]
+    unidentified: int = 0
+    """Rejected records whose entity is unknown (no usable id, or an id listed twice)."""
 
     @property
     def publishable(self) -> bool:
@@ -117,12 +119,15 @@ class PollBuilder:
         self._upserts: dict[int, bytes] = {}
         self._rejected_ids: set[int] = set()
         self._duplicates: set[int] = set()
+        # Records that belong to some entity we cannot name: then any absence may be theirs.
+        self._unidentified = 0
         self.stats = PollStats()
 
     def accept(self, entity_id: int, state: BaseModel) -> None:
         self.stats.records_seen += 1
         if entity_id in self._hashes or entity_id in self._rejected_ids:
             self._duplicates.add(entity_id)
+            self._unidentified += 1  # one of the copies is another entity's record
             self._reject_counted("duplicate id in payload", entity_id)
             return
         state_json = state.model_dump_json().encode()
@@ -136,6 +141,8 @@ class PollBuilder:
 
     def reject(self, reason: str, entity_id: int | None = None, detail: str = "") -> None:
         self.stats.records_seen += 1
+        if entity_id is None or entity_id in self._hashes or entity_id in self._rejected_ids:
+            self._unidentified += 1
         if entity_id is not None and entity_id in self._hashes:
             self._duplicates.add(entity_id)
         self._reject_counted(reason, entity_id, detail)
@@ -168,6 +175,7 @@ class PollBuilder:
             previous_counters=tracker.counters,
             present=present,
             policy=tracker.policy,
+            incomplete=self._unidentified > 0,
         )
         new_hashes = dict(self._hashes)
         for entity_id in sorted(decision.delete):
@@ -187,4 +195,5 @@ class PollBuilder:
             stats=self.stats,
             new_hashes=new_hashes,
             new_counters=decision.counters,
+            unidentified=self._unidentified,
         )

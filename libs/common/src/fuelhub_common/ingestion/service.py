@@ -182,6 +182,7 @@ class IngestionService:
             snapshot=plan.snapshot,
             changes=plan.changes,
             kept_ids=plan.kept_ids,
+            unidentified_records=plan.unidentified,
             max_part_bytes=self.config.max_part_bytes,
         )
         token = event_id_var.set(str(plan.change_set_id))
