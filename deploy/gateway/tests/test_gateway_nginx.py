@@ -85,7 +85,14 @@ def test_render_validates_settings_and_passes_nginx_t(tmp_path: Path) -> None:
     nginx = gateway.nginx_binary()
     result = os.system(f"{nginx} -p {tmp_path}/ -e stderr -c {conf} -t -q")
     assert result == 0
+    # the API upstream may be a Unix socket on this host
+    text = gateway.render({"GATEWAY_API_UPSTREAM": f"unix:{tmp_path}/api.sock"}, is_root=False)
+    assert f"server unix:{tmp_path}/api.sock;" in text
+    conf = gateway.prepare(tmp_path, text)
+    assert os.system(f"{nginx} -p {tmp_path}/ -e stderr -c {conf} -t -q") == 0
     for bad in (
+        {"GATEWAY_API_UPSTREAM": "unix:/tmp/a.sock; include /etc/passwd"},
+        {"GATEWAY_API_UPSTREAM": "unix:relative.sock"},
         {"GATEWAY_CORS_ORIGINS": "https://a.example; evil"},
         {"GATEWAY_LISTEN": "0.0.0.0:80; include /etc/passwd"},
         {"GATEWAY_RATE_LIMIT": "lots"},

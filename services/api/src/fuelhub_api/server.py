@@ -10,11 +10,14 @@ code unchanged, so the answers are the same bytes either way (``test_api_server.
 them over real sockets, pipelining included).
 
 It depends on uvicorn's protocol internals (the version is pinned by ``uv.lock``); the test
-exercises every branch it touches.
+exercises every branch it touches. Connections on the API's Unix socket get the peer address
+``urls.UNIX_PEER``, which the app trusts like a proxy from ``API_TRUSTED_PROXIES``.
 """
 
 from __future__ import annotations
 
+import asyncio
+import socket
 import time
 from typing import Any
 
@@ -23,6 +26,8 @@ from uvicorn.protocols.http.httptools_impl import (
     HttpToolsProtocol,
     RequestResponseCycle,
 )
+
+from fuelhub_api.urls import UNIX_PEER
 
 
 class FastPathProtocol(HttpToolsProtocol):
@@ -33,6 +38,13 @@ class FastPathProtocol(HttpToolsProtocol):
         self._answered = False
         self._defaults: list[tuple[bytes, bytes]] | None = None
         self._defaults_block = b""
+
+    def connection_made(self, transport: asyncio.Transport) -> None:  # type: ignore[override]
+        super().connection_made(transport)
+        sock = transport.get_extra_info("socket")
+        if sock is not None and sock.family == socket.AF_UNIX:
+            # uvicorn gives Unix-socket peers no address; mark them (see urls.UNIX_PEER).
+            self.client = (UNIX_PEER, 0)
 
     def data_received(self, data: bytes) -> None:
         self._in_data = True

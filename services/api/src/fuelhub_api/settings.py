@@ -44,6 +44,13 @@ class Settings(BaseServiceSettings):
     api_retry_after_seconds: int = Field(default=5, ge=1, le=3600)
     api_sse_heartbeat_seconds: float = Field(default=15.0, gt=0, le=300)
     api_workers: int = Field(default=1, ge=1, le=64)
+    api_unix_socket: str | None = Field(
+        default=None,
+        min_length=1,
+        max_length=100,
+        description="Also listen on this Unix socket (a gateway on the same host: cheaper than "
+        "loopback TCP); its peers are trusted like API_TRUSTED_PROXIES.",
+    )
 
     @field_validator("api_trusted_proxies", mode="before")
     @classmethod

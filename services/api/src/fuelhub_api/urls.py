@@ -18,9 +18,16 @@ _HOST = re.compile(
 _PREFIX = re.compile(r"(?:/[A-Za-z0-9._~-]+){0,8}")
 
 
+# The peer address fuelhub_api.server gives connections on the API's Unix socket: only local
+# processes allowed by the socket file's permissions reach it (the gateway), so they are trusted.
+UNIX_PEER = "unix"
+
+
 def is_trusted(peer: str | None, trusted: Sequence[Network]) -> bool:
     if not peer:
         return False
+    if peer == UNIX_PEER:
+        return True
     try:
         address = ipaddress.ip_address(peer)
     except ValueError:

@@ -1,15 +1,18 @@
 """The API's uvicorn protocol (``fuelhub_api.server``) over real sockets: a cache hit answered
 inline is byte-for-byte the routed answer (headers in any order), ``304`` included; pipelined
 requests mixing hits and misses come back complete and in order; a closing connection and a
-miss take uvicorn's own path; inline answers are counted in the latency histogram."""
+miss take uvicorn's own path; inline answers are counted in the latency histogram; the Unix
+socket (``API_UNIX_SOCKET``) serves the same and trusts its peer's forwarded headers."""
 
 from __future__ import annotations
 
 import asyncio
 from collections.abc import AsyncIterator
+from pathlib import Path
 
 import pytest
 import uvicorn
+from fuelhub_api.main import unix_socket
 from fuelhub_api.server import FastPathProtocol
 from fuelhub_api.testing import Api, load_sample
 from uvicorn.protocols.http.httptools_impl import RequestResponseCycle
@@ -169,3 +172,47 @@ async def test_an_unknown_token_is_never_answered_inline(api: Api, port: int) ->
     assert refused[0] == b"HTTP/1.1 401 Unauthorized"
     assert refused[1][b"www-authenticate"].startswith(b"Bearer")
     writer.close()
+
+
+def test_the_unix_socket_replaces_only_a_stale_socket(tmp_path: Path) -> None:
+    path = str(tmp_path / "api.sock")
+    Path(path).touch()
+    with pytest.raises(OSError, match="in use"):  # a plain file there is never replaced
+        unix_socket(path, 16)
+    Path(path).unlink()
+    unix_socket(path, 16).close()  # left behind, as by a crash
+    unix_socket(path, 16).close()
+    assert Path(path).stat().st_mode & 0o777 == 0o666
+
+
+async def test_the_unix_socket_serves_inline_and_trusts_its_peer(
+    api: Api, tmp_path: Path, inline: list[bool]
+) -> None:
+    await load_sample(api)
+    path = str(tmp_path / "api.sock")
+    sock = unix_socket(path, 16)
+    config = uvicorn.Config(
+        api.app, log_config=None, lifespan="off", http=FastPathProtocol, proxy_headers=False
+    )
+    server = uvicorn.Server(config)
+    task = asyncio.create_task(server._serve(sockets=[sock]))
+    try:
+        while not server.started:
+            if task.done():
+                await task
+            await asyncio.sleep(0.01)
+        reader_, writer = await asyncio.open_unix_connection(path)
+        # the gateway's forwarded headers are believed from the socket's peer (like a trusted
+        # proxy's), so links point where the client sees the API
+        forwarded = ("X-Forwarded-Proto: https", "X-Forwarded-Host: fuel.example")
+        for _ in range(2):
+            writer.write(request(api, f"{V1}?limit=1", *forwarded))
+            status, _, body = await read_response(reader_)
+            assert status == b"HTTP/1.1 200 OK"
+            assert b'"next":"https://fuel.example/api/v1/fuel-stations?limit=1&offset=1"' in body
+        assert inline == [False, True]
+        writer.close()
+    finally:
+        server.should_exit = True
+        await task
+        sock.close()
