@@ -6,13 +6,16 @@ never see each other's queues or rows and the shared servers are left as they we
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import os
 import shutil
+import socket
 import subprocess
+import threading
 import time
 import uuid
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Coroutine, Iterator
 from pathlib import Path
 from typing import Any
 from urllib.parse import quote, urlsplit, urlunsplit
@@ -197,6 +200,208 @@ def private_rabbitmq(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Priva
         yield node
     finally:
         node.kill()
+
+
+class PrivatePostgres:
+    """A Postgres cluster of our own (``initdb`` in a temporary folder) that tests may stop.
+
+    Outage tests stop *this* cluster (``stop(mode="immediate")`` is a crash), never the shared
+    server. Its data directory survives a restart. As root, the server runs as ``postgres``.
+    """
+
+    BIN = Path(os.environ.get("TEST_POSTGRES_BIN", "/usr/lib/postgresql/15/bin"))
+
+    def __init__(self, base: str) -> None:
+        self.base = Path(base)
+        self.data = self.base / "data"
+        self.port = free_port()
+        self.url = f"postgresql://postgres@127.0.0.1:{self.port}/postgres"
+
+    def _run(self, *args: str, timeout: float = 120) -> None:
+        command = [str(self.BIN / args[0]), *args[1:]]
+        if os.geteuid() == 0:  # initdb and postgres refuse to run as root
+            command = ["runuser", "-u", "postgres", "--", *command]
+        done = subprocess.run(command, capture_output=True, timeout=timeout, check=False)
+        if done.returncode != 0:
+            raise RuntimeError(f"{args[0]} failed: {done.stderr.decode()[-800:]}")
+
+    def init(self) -> PrivatePostgres:
+        self.base.mkdir(parents=True, exist_ok=True)
+        if os.geteuid() == 0:
+            shutil.chown(self.base, "postgres", "postgres")
+        self._run(
+            "initdb",
+            "-D",
+            str(self.data),
+            "-U",
+            "postgres",
+            "--auth=trust",
+            "-E",
+            "UTF8",
+            "--no-sync",
+        )
+        return self
+
+    def start(self) -> None:
+        options = (
+            f"-p {self.port} -c listen_addresses=127.0.0.1 -k {self.base}"
+            " -c fsync=off -c full_page_writes=off -c shared_buffers=32MB"
+        )
+        self._run(
+            "pg_ctl", "-D", str(self.data), "-o", options, "-l", str(self.base / "server.log"),
+            "-w", "-t", "60", "start",
+        )  # fmt: skip
+
+    def stop(self, mode: str = "fast") -> None:
+        """``fast`` (clean), or ``immediate`` (no shutdown checkpoint: recovery on restart)."""
+        self._run("pg_ctl", "-D", str(self.data), "-m", mode, "-w", "-t", "60", "stop")
+
+    def database_url(self, name: str) -> str:
+        return database_url_for(name, self.url)
+
+    def create_database(self, name: str) -> str:
+        import psycopg
+
+        with psycopg.connect(self.url, autocommit=True) as conn:
+            conn.execute(f'CREATE DATABASE "{name}"')
+        return self.database_url(name)
+
+
+@pytest.fixture
+def private_postgres() -> Iterator[PrivatePostgres]:
+    """A private Postgres cluster, started; stopped and removed after the test."""
+    import tempfile
+
+    if not (PrivatePostgres.BIN / "initdb").exists():
+        pytest.fail(f"{PrivatePostgres.BIN}/initdb not found: install postgresql")
+    # Not under pytest's temporary folders: those are private to root, and the server may run
+    # as ``postgres``.
+    base = tempfile.mkdtemp(prefix="fuelhub-pg-")
+    cluster = PrivatePostgres(base).init()
+    try:
+        cluster.start()
+        yield cluster
+    finally:
+        with contextlib.suppress(Exception):
+            cluster.stop("immediate")
+        shutil.rmtree(base, ignore_errors=True)
+
+
+class FaultProxy:
+    """A loopback TCP proxy with faults, for tests that must not touch the shared servers.
+
+    Put it between a process and Postgres or RabbitMQ (``url_through``), then inject:
+
+    * ``cut()``: every connection dropped (RST) and new ones refused, like a server gone away;
+      ``start()`` listens again on the same port;
+    * ``drop_connections()``: every connection dropped, new ones accepted (a network blip);
+    * ``latency``: seconds added before each chunk is forwarded, both ways;
+    * ``drip``: bytes per second each connection may carry (a slow, congested link);
+    * ``blackhole``: connections stay open but nothing is forwarded (a half-open peer: the
+      client only notices through its own timeouts or heartbeats).
+
+    It runs its own event loop in a thread, so a test may block (``time.sleep``, subprocess
+    calls) without stalling the traffic it relays.
+    """
+
+    def __init__(self, target_host: str, target_port: int, *, port: int = 0) -> None:
+        self.target = (target_host, target_port)
+        self.port = port
+        self.latency = 0.0
+        self.drip: int | None = None
+        self.blackhole = False
+        self.accepted = 0
+        self._loop = asyncio.new_event_loop()
+        self._thread = threading.Thread(
+            target=self._loop.run_forever, name=f"fault-proxy:{target_port}", daemon=True
+        )
+        self._thread.start()
+        self._server: asyncio.Server | None = None
+        self._transports: set[asyncio.WriteTransport] = set()
+
+    def url_through(self, url: str) -> str:
+        """``url`` with its host and port replaced by this proxy's."""
+        parts = urlsplit(url)
+        userinfo = parts.netloc.rpartition("@")[0]
+        netloc = f"{userinfo}@127.0.0.1:{self.port}" if userinfo else f"127.0.0.1:{self.port}"
+        return urlunsplit(parts._replace(netloc=netloc))
+
+    def _call(self, coro: Coroutine[Any, Any, None]) -> None:
+        asyncio.run_coroutine_threadsafe(coro, self._loop).result(timeout=30)
+
+    def start(self) -> FaultProxy:
+        """Listen (again, on the same port once one was chosen)."""
+        self._call(self._start())
+        return self
+
+    def cut(self) -> None:
+        """Stop listening and drop every connection: the server is gone."""
+        self._call(self._cut(listen=False))
+
+    def drop_connections(self) -> None:
+        """Drop every open connection; new ones are still accepted."""
+        self._call(self._cut(listen=True))
+
+    def close(self) -> None:
+        """Cut, and end the proxy's thread."""
+        with contextlib.suppress(Exception):
+            self.cut()
+        self._loop.call_soon_threadsafe(self._loop.stop)
+        self._thread.join(timeout=10)
+
+    def __enter__(self) -> FaultProxy:
+        return self.start()
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    async def _start(self) -> None:
+        if self._server is not None:
+            return
+        sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+        # The port is reused after a cut while old connections sit in TIME_WAIT.
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        sock.bind(("127.0.0.1", self.port))
+        self._server = await asyncio.start_server(self._handle, sock=sock)
+        self.port = int(sock.getsockname()[1])
+
+    async def _cut(self, *, listen: bool) -> None:
+        if not listen and self._server is not None:
+            self._server.close()
+            await self._server.wait_closed()
+            self._server = None
+        for transport in list(self._transports):
+            transport.abort()
+        self._transports.clear()
+
+    async def _handle(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        try:
+            up_reader, up_writer = await asyncio.open_connection(*self.target)
+        except OSError:
+            writer.transport.abort()
+            return
+        self.accepted += 1
+        self._transports |= {writer.transport, up_writer.transport}
+        await asyncio.gather(self._pipe(reader, up_writer), self._pipe(up_reader, writer))
+        self._transports -= {writer.transport, up_writer.transport}
+
+    async def _pipe(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        with contextlib.suppress(ConnectionError, OSError):
+            while data := await reader.read(65536):
+                # Held back while black-holed (the flag is set from the test's thread).
+                while self.blackhole and not writer.transport.is_closing():  # noqa: ASYNC110
+                    await asyncio.sleep(0.05)
+                if self.latency:
+                    await asyncio.sleep(self.latency)
+                if self.drip:
+                    for start in range(0, len(data), max(1, self.drip // 20)):
+                        writer.write(data[start : start + max(1, self.drip // 20)])
+                        await writer.drain()
+                        await asyncio.sleep(0.05)
+                    continue
+                writer.write(data)
+                await writer.drain()
+        writer.transport.abort()
 
 
 class EventSink:

@@ -4,7 +4,6 @@ recovering by itself when it returns (through a TCP proxy the test cuts and rest
 from __future__ import annotations
 
 import asyncio
-import contextlib
 from collections.abc import AsyncIterator
 
 import httpx
@@ -20,6 +19,7 @@ from fuelhub_api.testing import (
     api_settings,
     load_sample,
 )
+from fuelhub_common.testing import FaultProxy
 from fuelhub_common.tokens import TokenVerifier
 
 pytestmark = pytest.mark.integration
@@ -41,46 +41,11 @@ async def test_health_ready_and_metrics(api: Api) -> None:
     assert 'route="/api/v1/fuel-stations",status="400"' in metrics
 
 
-class CuttableProxy:
-    """A loopback TCP proxy to Postgres that can drop every connection and refuse new ones."""
-
-    def __init__(self, target: tuple[str, int]) -> None:
-        self.target = target
-        self.server: asyncio.Server | None = None
-        self.port = 0
-        self.tasks: set[asyncio.Task[None]] = set()
-        self.writers: set[asyncio.StreamWriter] = set()
-
-    async def start(self) -> None:
-        self.server = await asyncio.start_server(self._handle, "127.0.0.1", self.port)
-        self.port = self.server.sockets[0].getsockname()[1]
-
-    async def cut(self) -> None:
-        assert self.server is not None
-        self.server.close()
-        for writer in list(self.writers):
-            writer.transport.abort()
-        await self.server.wait_closed()
-
-    async def _pipe(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
-        with contextlib.suppress(ConnectionError, OSError):
-            while data := await reader.read(65536):
-                writer.write(data)
-                await writer.drain()
-        writer.transport.abort()
-
-    async def _handle(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
-        up_reader, up_writer = await asyncio.open_connection(*self.target)
-        self.writers |= {writer, up_writer}
-        await asyncio.gather(self._pipe(reader, up_writer), self._pipe(up_reader, writer))
-
-
 @pytest.fixture
 async def proxied(
     api_db_url: str, signer: Signer, token: str
-) -> AsyncIterator[tuple[Api, CuttableProxy]]:
-    proxy = CuttableProxy(("127.0.0.1", 5432))
-    await proxy.start()
+) -> AsyncIterator[tuple[Api, FaultProxy]]:
+    proxy = FaultProxy("127.0.0.1", 5432).start()
     url = api_db_url.replace("127.0.0.1:5432", f"127.0.0.1:{proxy.port}")
     async with httpx.AsyncClient(transport=signer.jwks_transport()) as jwks_http:
         verifier = TokenVerifier(
@@ -92,17 +57,16 @@ async def proxied(
             transport = httpx.ASGITransport(app=manager.app, client=("127.0.0.1", 40000))
             async with httpx.AsyncClient(transport=transport, base_url="http://t") as client:
                 yield Api(app, client, token, api_db_url), proxy
-    with contextlib.suppress(Exception):
-        await proxy.cut()
+    proxy.close()
 
 
 async def test_database_away_gives_503_with_retry_after_then_recovers(
-    proxied: tuple[Api, CuttableProxy],
+    proxied: tuple[Api, FaultProxy],
 ) -> None:
     api, proxy = proxied
     await load_sample(api)
     assert (await api.get("/api/v1/fuel-stations?limit=1")).status_code == 200
-    await proxy.cut()
+    proxy.cut()
     for url in (
         "/api/v1/fuel-stations?limit=1",
         "/api/v2/fuel-stations?limit=7",
@@ -114,7 +78,7 @@ async def test_database_away_gives_503_with_retry_after_then_recovers(
         assert response.headers["retry-after"] == "2"
         assert "unavailable" in response.json()["detail"]
     assert (await api.client.get("/readyz")).status_code == 503
-    await proxy.start()  # same port: the database is back
+    proxy.start()  # same port: the database is back
     for _ in range(100):
         response = await api.get("/api/v1/fuel-stations?limit=1")
         if response.status_code == 200:

@@ -1,7 +1,9 @@
 """The change-feed handler: one message → one transaction → ack, with bounded retries.
 
 * Undecodable bodies and inconsistent change sets can never apply: dead-lettered at once.
-* Postgres unreachable: wait (with back-off) and retry the same message; nothing is acked.
+* Postgres unreachable, or refusing work for now (serialization failure, deadlock, disk full,
+  connection terminated): hold the message, wait (with back-off) and retry it; nothing is acked
+  and the failure does not count towards dead-lettering.
 * Any other failure: rolled back and redelivered (nack + requeue) until ``max_attempts``, then
   dead-lettered. Attempts are counted from the quorum queue's ``x-delivery-count`` and, because
   RabbitMQ 4 no longer counts requeues there, by this process too.
@@ -33,7 +35,7 @@ from psycopg_pool import AsyncConnectionPool, PoolTimeout
 
 from fuelhub_store.changeset import InconsistentChangeSetError
 from fuelhub_store.codec import IncomingEvent, UndecodableMessageError, decode
-from fuelhub_store.db import libpq_url
+from fuelhub_store.db import libpq_url, transient_error
 from fuelhub_store.metrics import StoreMetrics
 from fuelhub_store.relay import OutboxRelay
 from fuelhub_store.service import Handled, Status, handle
@@ -97,19 +99,28 @@ class ChangeFeedConsumer:
                 await self._dead_letter(message, type(exc).__name__, str(exc), attempts=1)
                 return
             except Exception as exc:
-                if await self._database_down(exc):
-                    if self._stop.is_set():
-                        await message.nack(requeue=True)
-                        return
-                    log.warning(
-                        "postgres unavailable; holding the message and retrying",
-                        extra={"retry_in": round(delay, 1), "error": str(exc)[:300]},
-                    )
-                    await self._sleep(delay)
-                    delay = min(delay * 2, self._config.db_retry_max_delay)
-                    continue
-                await self._failed(message, event, exc)
-                return
+                # The database down, or refusing work for now (a serialization failure, a
+                # deadlock, a full disk, a terminated connection): the message is not at fault,
+                # so it is held and retried without counting towards dead-lettering.
+                reason = transient_error(exc)
+                if reason is None and await self._database_down(exc):
+                    reason = "unreachable"
+                if reason is None:
+                    await self._failed(message, event, exc)
+                    return
+                if self._stop.is_set():
+                    await message.nack(requeue=True)
+                    return
+                log.warning(
+                    "postgres unavailable; holding the message and retrying"
+                    if reason in ("unreachable", "connection")
+                    else "transient database error; holding the message and retrying",
+                    extra={"reason": reason, "retry_in": round(delay, 1), "error": str(exc)[:300]},
+                )
+                self._metrics.messages.labels(event.type, "held").inc()
+                await self._sleep(delay)
+                delay = min(delay * 2, self._config.db_retry_max_delay)
+                continue
             break
         duration = time.perf_counter() - started
         if self._config.kill_after_commit:  # fault injection for the crash-recovery test

@@ -4,10 +4,11 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import psycopg
 from alembic import command
 from alembic.config import Config
 from psycopg import AsyncConnection
-from psycopg_pool import AsyncConnectionPool
+from psycopg_pool import AsyncConnectionPool, PoolTimeout
 
 MIGRATIONS_DIR = Path(__file__).parent / "migrations"
 
@@ -22,6 +23,29 @@ def libpq_url(url: str) -> str:
 def sqlalchemy_url(url: str) -> str:
     """The URL as SQLAlchemy wants it, on psycopg 3."""
     return libpq_url(url).replace("postgresql://", "postgresql+psycopg://", 1)
+
+
+# SQLSTATEs (prefixes) that say "the database cannot do this now", not "this message is bad":
+# connection exceptions (08), serialization failures and deadlocks (40), insufficient resources
+# such as a full disk or too many connections (53), an operator intervention such as
+# pg_terminate_backend or a shutdown (57P), system and I/O errors (58), a lock not available or
+# an object in use (55P03, 55006).
+TRANSIENT_SQLSTATES = ("08", "40", "53", "57P", "58", "55P03", "55006")
+
+
+def transient_error(exc: BaseException) -> str | None:
+    """Why ``exc`` is worth retrying as it is (a SQLSTATE or ``connection``), or None.
+
+    A connection that broke mid-statement raises an OperationalError without a SQLSTATE.
+    """
+    if isinstance(exc, PoolTimeout):
+        return "connection"
+    if not isinstance(exc, psycopg.OperationalError):
+        return None
+    sqlstate = exc.sqlstate
+    if sqlstate is None:
+        return "connection"
+    return sqlstate if sqlstate.startswith(TRANSIENT_SQLSTATES) else None
 
 
 def alembic_config(url: str) -> Config:

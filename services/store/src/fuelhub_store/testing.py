@@ -140,7 +140,8 @@ class StoreProcess:
         }
         self.proc: subprocess.Popen[bytes] | None = None
 
-    def start(self) -> None:
+    def start(self, timeout: float = 120) -> None:
+        """Start and wait until ready (imports alone take 15 s on a saturated 2-core box)."""
         out = self.log.open("ab")
         self.proc = subprocess.Popen(
             [sys.executable, "-m", "fuelhub_store.main", "consume"],
@@ -148,7 +149,7 @@ class StoreProcess:
             stdout=out,
             stderr=subprocess.STDOUT,
         )
-        deadline = time.monotonic() + 30
+        deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
             assert self.proc.poll() is None, self.log.read_text()
             try:
