@@ -27,6 +27,8 @@ async def ingestor(
     snapshot_every: int = 0,
     max_body_bytes: int = 128 * 1024 * 1024,
     publish_timeout: float = 30.0,
+    http_timeout: float = 30.0,
+    attempts: int = 2,
 ) -> AsyncIterator[IngestionService]:
     broker = make_broker(broker_url, logger=None)
     await broker.start()
@@ -34,13 +36,13 @@ async def ingestor(
     stop = asyncio.Event()
     publisher = ConfirmedPublisher(broker_url, stop, attempt_timeout=publish_timeout)
     try:
-        async with httpx.AsyncClient(timeout=30) as client:
+        async with httpx.AsyncClient(timeout=http_timeout) as client:
             yield IngestionService(
                 adapter=adapter,
                 config=IngestConfig(
                     url=url,
                     poll_interval=3600,
-                    retry=RetryPolicy(attempts=2, base_delay=0.05),
+                    retry=RetryPolicy(attempts=attempts, base_delay=0.05),
                     guard=guard or GuardPolicy(),
                     snapshot_every=snapshot_every,
                     max_part_bytes=max_part_bytes,

@@ -11,8 +11,8 @@ from __future__ import annotations
 import asyncio
 import json
 import logging
-from collections.abc import AsyncIterator, Callable, Iterator
-from contextlib import asynccontextmanager
+from collections.abc import Callable, Iterator
+from contextlib import AbstractAsyncContextManager
 from dataclasses import dataclass
 from decimal import Decimal
 from typing import Any
@@ -21,20 +21,18 @@ import httpx
 import orjson
 import psycopg
 import pytest
-from fuelhub_common.guard import GuardPolicy
-from fuelhub_common.ingestion.fetch import RetryPolicy
-from fuelhub_common.ingestion.service import IngestConfig, IngestionService
+from fuelhub_common.ingestion.service import IngestionService
 from fuelhub_common.ingestion.source import SourceAdapter
 from fuelhub_common.normalize import FuelNameNormalizer
-from fuelhub_common.publishing import ConfirmedPublisher, make_broker
 from fuelhub_common.system import LocalSystem, SystemConfig, run_system
-from fuelhub_common.topology import declare_topology
 from fuelhub_demo_sources.testing import fast_settings, run_demo_sources
 from fuelhub_ingest_source1.stations import StationsAdapter
 from fuelhub_ingest_source2.prices import PricesAdapter
 from fuelhub_store.db import migrate
 from fuelhub_store.testing import StoreProcess
 from prometheus_client import REGISTRY
+
+from tests.integration.ingest_helpers import ingestor as shared_ingestor
 
 DEMO_STATIONS = 40
 
@@ -93,41 +91,13 @@ def pipeline(
         assert store.stop() == 0, store.log.read_text()[-3000:]
 
 
-@asynccontextmanager
-async def ingestor(
-    pipeline: Pipeline,
-    adapter: SourceAdapter,
-    *,
-    url: str | None = None,
-    http_timeout: float = 30.0,
-    attempts: int = 2,
-    max_body_bytes: int = 128 * 1024 * 1024,
-) -> AsyncIterator[IngestionService]:
+def ingestor(
+    pipeline: Pipeline, adapter: SourceAdapter, *, url: str | None = None, **options: Any
+) -> AbstractAsyncContextManager[IngestionService]:
     """The ingestion library exactly as an ingestor process runs it, polled by the test."""
-    broker = make_broker(pipeline.broker_url, logger=None)
-    await broker.start()
-    await declare_topology(broker)
-    stop = asyncio.Event()
-    publisher = ConfirmedPublisher(pipeline.broker_url, stop, attempt_timeout=30.0)
-    try:
-        async with httpx.AsyncClient(timeout=http_timeout) as client:
-            yield IngestionService(
-                adapter=adapter,
-                config=IngestConfig(
-                    url=url or pipeline.source_url(adapter),
-                    poll_interval=3600,
-                    retry=RetryPolicy(attempts=attempts, base_delay=0.05),
-                    guard=GuardPolicy(),
-                    max_body_bytes=max_body_bytes,
-                ),
-                client=client,
-                publisher=publisher,
-                stop=stop,
-            )
-    finally:
-        stop.set()
-        await publisher.close()
-        await broker.stop()
+    return shared_ingestor(
+        pipeline.broker_url, adapter, url or pipeline.source_url(adapter), **options
+    )
 
 
 def expected_stations(pipeline: Pipeline) -> Stations:
