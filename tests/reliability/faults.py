@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import subprocess
 import time
 from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
 from dataclasses import dataclass, field
@@ -15,6 +16,7 @@ from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 from pathlib import Path
 from typing import Any
+from urllib.parse import unquote, urlsplit
 
 import aio_pika
 import httpx
@@ -128,6 +130,21 @@ async def queue_depth(broker_url: str, name: str = STORE_QUEUE_NAME) -> int:
         channel = await connection.channel()
         queue = await channel.declare_queue(name, passive=True)
         return int(queue.declaration_result.message_count or 0)
+
+
+def store_queue_counts(broker_url: str) -> tuple[int, int]:
+    """(ready, unacknowledged) messages of the store's queue, as the broker counts them."""
+    vhost = unquote(urlsplit(broker_url).path[1:])
+    done = subprocess.run(
+        ["rabbitmqctl", "list_queues", "-p", vhost, "-q", "--no-table-headers",
+         "name", "messages_ready", "messages_unacknowledged"],
+        capture_output=True, text=True, timeout=60, check=True,
+    )  # fmt: skip
+    for line in done.stdout.splitlines():
+        name, ready, unacked = line.split()
+        if name == STORE_QUEUE_NAME:
+            return int(ready), int(unacked)
+    raise AssertionError(f"no {STORE_QUEUE_NAME} in {done.stdout!r}")
 
 
 async def dead_letters(broker_url: str) -> int:

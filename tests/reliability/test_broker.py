@@ -48,6 +48,7 @@ from .faults import (
     query,
     queue_depth,
     rss_kib,
+    store_queue_counts,
 )
 
 pytestmark = [pytest.mark.integration, pytest.mark.slow, pytest.mark.timeout(600)]
@@ -203,15 +204,17 @@ async def test_consumer_slower_than_producer_drains_in_bounded_memory(
         await publish(broker_url, sets[0])
         await eventually(lambda: asyncio.to_thread(inbox_size, db_url, 1), 60, "first set")
         baseline = rss_kib(store.proc.pid)[0]
-        peak_depth = 0
         samples: list[int] = []
+        ready: list[int] = []
+        unacked: list[int] = []
 
         async def sample() -> None:
-            nonlocal peak_depth
             while True:
                 samples.append(rss_kib(store.proc.pid)[0])  # type: ignore[union-attr]
-                peak_depth = max(peak_depth, await queue_depth(broker_url))
-                await asyncio.sleep(0.25)
+                counts = await asyncio.to_thread(store_queue_counts, broker_url)
+                ready.append(counts[0])
+                unacked.append(counts[1])
+                await asyncio.sleep(0.1)
 
         sampler = asyncio.create_task(sample())
         started = time.monotonic()
@@ -232,11 +235,13 @@ async def test_consumer_slower_than_producer_drains_in_bounded_memory(
         assert await dead_letters(broker_url) == 0
         print(
             f"backlog: published {len(sets) - 1} sets (~{len(sets) * 170 // 1024} MB) in "
-            f"{published_in:.1f} s, drained in {drained_in:.1f} s, peak depth {peak_depth}; "
+            f"{published_in:.1f} s, drained in {drained_in:.1f} s, ready at most {max(ready)}, "
+            f"unacknowledged at most {max(unacked)}; "
             f"store RSS {baseline // 1024} MB after the first set, max sampled "
             f"{max(samples) // 1024} MB, peak (VmHWM) {peak // 1024} MB"
         )
-        assert peak_depth > 50, "the consumer kept up: no backlog was built"
+        assert max(ready) > 50, "the consumer kept up: no backlog was built"
+        assert max(unacked) <= 4, "the store took more than its prefetch (STORE_PREFETCH=4)"
         assert max(samples) - baseline < 40 * 1024, "store memory grew with the backlog"
         assert await asyncio.to_thread(store.stop) == 0
     finally:

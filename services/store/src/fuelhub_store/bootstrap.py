@@ -75,7 +75,12 @@ async def run_consumer(settings: StoreSettings, *, metrics: StoreMetrics | None 
     broker = RabbitBroker(
         settings.broker_url,
         graceful_timeout=settings.shutdown_timeout,
-        default_channel=Channel(publisher_confirms=True),
+        # The prefetch is set on the default channel too: declare_topology() declares the queue
+        # on it before the subscriber starts, FastStream's declarer caches that queue object, and
+        # the subscriber then consumes on the default channel, not on its own — without a limit
+        # there the broker pushed the whole backlog into this process (found by
+        # tests/reliability/test_broker.py: 266 unacknowledged, +184 MB).
+        default_channel=Channel(publisher_confirms=True, prefetch_count=settings.store_prefetch),
         logger=None,
     )
     relay = (
