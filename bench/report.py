@@ -112,7 +112,13 @@ def read(results: dict[str, Any], config: dict[str, Any]) -> list[str]:
         "the ceiling (a private nginx serving the same response bytes as a static file; for "
         "the `304` the page as a `200`), the gateway and the API directly, back to back; "
         "the ratio is each run's figure over that run's ceiling. Cells are min / median / max "
-        "over the runs. One API worker (`API_WORKERS=1`, the default).",
+        "over the runs. One API worker (`API_WORKERS=1`, the default); the gateway reaches "
+        "the API over "
+        + (
+            "a Unix socket (`API_UNIX_SOCKET`)."
+            if config.get("api_unix_socket")
+            else "loopback TCP (as under `make run`)."
+        ),
         "",
     ]
     for size, scenarios in results.get("read", {}).items():

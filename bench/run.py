@@ -152,6 +152,10 @@ def main() -> None:
         help="price changes above 10,000 stations (each re-reads the whole source: slow)",
     )  # fmt: skip
     parser.add_argument("--poll-interval", type=float, default=0.5, help="Source 2's")
+    parser.add_argument(
+        "--api-unix-socket", action="store_true",
+        help="the gateway reaches the API over a Unix socket (default: loopback TCP, as make run)",
+    )  # fmt: skip
     parser.add_argument("--output", type=Path, default=DEFAULT_OUTPUT)
     parser.add_argument(
         "--json", type=Path,
@@ -187,6 +191,7 @@ def main() -> None:
             "runs_large": runs_large,
             "wrk_seconds": args.wrk_seconds,
             "connections": args.connections,
+            "api_unix_socket": args.api_unix_socket,
         },
         "notes": args.note,
     }
@@ -209,6 +214,7 @@ def main() -> None:
                         stations=n,
                         source1_poll_interval=30,
                         source2_poll_interval=args.poll_interval,
+                        api_unix_socket=args.api_unix_socket,
                         start_timeout=600,
                     )
                     log(f"system with {n} stations")

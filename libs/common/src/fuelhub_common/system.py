@@ -21,6 +21,7 @@ import shutil
 import signal
 import subprocess
 import sys
+import tempfile
 import time
 import uuid
 from collections.abc import Callable, Iterator, Mapping
@@ -60,6 +61,7 @@ class SystemConfig:
     source2_poll_interval: float = 1.0
     demo_evolve: bool = False
     with_admin: bool = False
+    api_unix_socket: bool = False  # the gateway reaches the API over a Unix socket, not TCP
     gateway_rate_limit: str = "999999r/s"
     gateway_rate_burst: int = 999999
     env: Mapping[str, str] = field(default_factory=dict)
@@ -288,7 +290,12 @@ def delete_vhost(url: str) -> None:
 
 
 def _environment(
-    config: SystemConfig, workdir: Path, ports: dict[str, int], database_url: str, broker_url: str
+    config: SystemConfig,
+    workdir: Path,
+    ports: dict[str, int],
+    database_url: str,
+    broker_url: str,
+    socket_dir: Path | None,
 ) -> dict[str, str]:
     gateway = f"http://127.0.0.1:{ports['gateway']}"
     demo = f"http://127.0.0.1:{ports['demo']}"
@@ -325,6 +332,10 @@ def _environment(
         # in against the default 127.0.0.1:8001, i.e. whatever `make run` has there.
         "AUTH_URL": f"http://127.0.0.1:{ports['auth']}",
     }
+    if socket_dir is not None:
+        socket = socket_dir / "api.sock"
+        env["API_UNIX_SOCKET"] = str(socket)
+        env["GATEWAY_API_UPSTREAM"] = f"unix:{socket}"
     if config.with_admin:
         env["FUEL_ALIASES_URL"] = f"http://127.0.0.1:{ports['admin']}/internal/fuel-aliases"
     env.update(config.env)
@@ -359,7 +370,12 @@ def run_system(
             drop_database(database_url)
         raise
     ports = {name: free_port() for name in SERVICES}
-    env = _environment(config, workdir, ports, database_url, broker_url)
+    # nginx's workers run as nobody under root: the socket's folder must be reachable by them
+    # (a pytest or mkdtemp work dir is 0700), and its path short (sun_path).
+    socket_dir = Path(tempfile.mkdtemp(prefix="fuelhub-sock-")) if config.api_unix_socket else None
+    if socket_dir is not None:
+        socket_dir.chmod(0o755)
+    env = _environment(config, workdir, ports, database_url, broker_url, socket_dir)
     system = LocalSystem(workdir, database_url, broker_url, ports, env, config)
     port = {n: {"HTTP_PORT": str(ports[n])} for n in SERVICES}
     commands: dict[str, tuple[list[str], dict[str, str]]] = {
@@ -392,6 +408,8 @@ def run_system(
         yield system
     finally:
         system.shutdown()
+        if socket_dir is not None:
+            shutil.rmtree(socket_dir, ignore_errors=True)
         if own_vhost:
             delete_vhost(broker_url)
         if own_database:
