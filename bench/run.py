@@ -176,10 +176,10 @@ def main() -> None:
         merge(args.merge, args.output, args.note)
         return
     sizes = sorted(args.sizes)
-    runs_large = args.runs_large or args.runs
+    runs_large: int = args.runs_large or args.runs
 
     def runs_for(stations: int) -> int:
-        return args.runs if stations <= 10_000 else runs_large
+        return int(args.runs) if stations <= 10_000 else runs_large
 
     started = time.monotonic()
     results: dict[str, Any] = {
@@ -196,6 +196,19 @@ def main() -> None:
         "notes": args.note,
     }
     log(f"machine: {results['machine']}")
+    # The raw figures of the documented run stay out of docs/ (var/ is not committed).
+    default_raw = ROOT / "var" / "bench" / "benchmarks.json"
+    raw = args.json or (
+        default_raw if args.output == DEFAULT_OUTPUT else args.output.with_suffix(".json")
+    )
+    raw.parent.mkdir(parents=True, exist_ok=True)
+
+    def checkpoint() -> None:
+        """What is done so far, so that a run stopped midway keeps it (--merge can use it)."""
+        results["load_average_end"] = load_average()
+        results["elapsed_min"] = (time.monotonic() - started) / 60
+        raw.write_text(json.dumps(results, indent=1, default=str))
+
     with tempfile.TemporaryDirectory(prefix="fuelhub-bench-") as tmp:
         work = Path(tmp)
         if "apply" in args.sections:
@@ -203,9 +216,13 @@ def main() -> None:
             results["apply"] = {}
             for n in sizes:
                 results["apply"].update(run_apply([n], runs_for(n), work))
+                checkpoint()
         if "ingest" in args.sections:
             log("ingest")
-            results["ingest"] = [row for n in sizes for row in run_ingest([n], runs_for(n))]
+            results["ingest"] = []
+            for n in sizes:
+                results["ingest"] += run_ingest([n], runs_for(n))
+                checkpoint()
         if "system" in args.sections:
             results["read"], results["freshness"] = {}, {}
             with static_nginx() as ceiling:
@@ -225,6 +242,7 @@ def main() -> None:
                             system, n, runs=runs_for(n), seconds=args.wrk_seconds,
                             connections=args.connections, ceiling=ceiling, workdir=work,
                         )  # fmt: skip
+                        checkpoint()
                         if n == sizes[-1]:
                             results["memory"] = memory(system, n)
                             log(f"memory: {results['memory']}")
@@ -236,19 +254,12 @@ def main() -> None:
                         results["freshness"][str(n)] = asyncio.run(
                             freshness.measure(system, changes)
                         )
+                        checkpoint()
                         log(f"freshness {n}: p50 {results['freshness'][str(n)]['p50_s']:.3f} s"
                             f" p99 {results['freshness'][str(n)]['p99_s']:.3f} s")  # fmt: skip
-    results["load_average_end"] = load_average()
-    results["elapsed_min"] = (time.monotonic() - started) / 60
+    checkpoint()
     args.output.parent.mkdir(parents=True, exist_ok=True)
     args.output.write_text(report.render(results))
-    # The raw figures of the documented run stay out of docs/ (var/ is not committed).
-    default_raw = ROOT / "var" / "bench" / "benchmarks.json"
-    raw = args.json or (
-        default_raw if args.output == DEFAULT_OUTPUT else args.output.with_suffix(".json")
-    )
-    raw.parent.mkdir(parents=True, exist_ok=True)
-    raw.write_text(json.dumps(results, indent=1, default=str))
     log(f"wrote {args.output} and {raw}")
 
 
