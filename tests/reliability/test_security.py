@@ -17,7 +17,6 @@ import re
 import time
 from collections import Counter
 from typing import Any
-from urllib.parse import urlsplit
 
 import httpx
 import psycopg
@@ -64,6 +63,7 @@ def forged_tokens(system: LocalSystem) -> dict[str, str]:
     """Every way to fake or misuse a token that the auth issue names, and a few more."""
     key = signing_key(system)
     private = key.key.private_key
+    assert isinstance(private, Ed25519PrivateKey)
     issuer = system.gateway
     now = int(time.time())
     pair = httpx.post(
@@ -496,11 +496,9 @@ def test_schemathesis_on_auth_through_the_gateway(system: LocalSystem) -> None:
     admin = system.token("admin", ADMIN_PASSWORD)
     schema = schemathesis.openapi.from_url(f"{system.auth_url}/openapi.json")
     routed = ("/api/v1/token/", "/oauth/", "/.well-known/", "/accounts/")
-    skip = {
-        op.ok().path for op in schema.get_all_operations() if not op.ok().path.startswith(routed)
-    }
+    paths = {result.ok().path for result in schema.get_all_operations()}  # type: ignore[union-attr]
+    skip = {path for path in paths if not path.startswith(routed)}
     statuses = run_schema(schema, system.gateway, system.auth(admin), skip)
     assert len(statuses) >= 6, statuses
-    # The gateway still works and the demo account was not broken by the fuzzing.
-    assert urlsplit(system.gateway).scheme == "http"
+    # The demo account was not broken by the fuzzing.
     assert system.token()

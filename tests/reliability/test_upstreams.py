@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import dataclasses
 import unicodedata
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator, Callable, Collection
 from contextlib import AsyncExitStack, asynccontextmanager
 from decimal import Decimal
 from typing import Any
@@ -55,7 +55,7 @@ async def running(
         yield stations, prices
 
 
-def change_a_price(pipeline: Pipeline, avoid: set[int] = frozenset()) -> int:  # type: ignore[assignment]
+def change_a_price(pipeline: Pipeline, avoid: Collection[int] = ()) -> int:
     record = next(
         r for r in pipeline.upstream("fuel-prices") if r["fuel_prices"] and r["id"] not in avoid
     )
@@ -65,7 +65,7 @@ def change_a_price(pipeline: Pipeline, avoid: set[int] = frozenset()) -> int:  #
     return int(record["id"])
 
 
-def change_a_station(pipeline: Pipeline, avoid: set[int] = frozenset()) -> int:  # type: ignore[assignment]
+def change_a_station(pipeline: Pipeline, avoid: Collection[int] = ()) -> int:
     record = next(r for r in pipeline.upstream("fuel-stations") if r["id"] not in avoid)
     record["address"] = f"ул. Надёжная, {record['id']}"
     pipeline.control("POST", "stations", record)
@@ -255,7 +255,9 @@ async def test_bad_records_are_refused_counted_and_logged_while_the_rest_flows(
                     assert logged(ingest_log, "record rejected", entity_id=entity_id)
             else:  # odd Unicode: cleaned, never stored raw
                 assert state is not None, kind
-                texts = [state[3] or ""] if endpoint == "stations" else [f[0] for f in state]
+                texts: list[str] = (
+                    [str(state[3] or "")] if endpoint == "stations" else [str(f[0]) for f in state]
+                )
                 assert all(_clean(t) for t in texts), texts
         assert outcome.records_rejected == refused
         for reason in reasons:

@@ -14,6 +14,7 @@ import signal
 import subprocess
 import sys
 import time
+from collections.abc import Callable
 from pathlib import Path
 
 import httpx
@@ -48,9 +49,9 @@ def _polls(port: int, outcome: str) -> float:
     return float(match.group(1)) if match else 0.0
 
 
-def _wait(check: object, what: str, seconds: float) -> None:
+def _wait(check: Callable[[], bool], what: str, seconds: float) -> None:
     deadline = time.monotonic() + seconds
-    while not check():  # type: ignore[operator]
+    while not check():
         assert time.monotonic() < deadline, f"timed out waiting for {what}"
         time.sleep(0.2)
 
