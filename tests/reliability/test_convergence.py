@@ -52,7 +52,13 @@ from fuelhub_store.db import migrate
 from fuelhub_store.testing import StoreProcess
 from hypothesis import HealthCheck, Phase, settings
 from hypothesis import strategies as st
-from hypothesis.stateful import RuleBasedStateMachine, invariant, rule, run_state_machine_as_test
+from hypothesis.stateful import (
+    RuleBasedStateMachine,
+    initialize,
+    invariant,
+    rule,
+    run_state_machine_as_test,
+)
 
 from .faults import api_on, dead_letters, duplicates_applied, query, queue_depth
 
@@ -208,6 +214,12 @@ class Convergence(RuleBasedStateMachine):
     def _poll(self, name: str) -> None:
         outcome = self.world.loop.run(self.services[name].poll_once())
         assert outcome.outcome.value in ("succeeded", "not_modified"), outcome.error
+
+    @initialize()
+    def first_polls(self) -> None:
+        """Both ingestors primed (their first, snapshot poll): later changes travel as deltas."""
+        self._poll("stations")
+        self._poll("prices")
 
     # -- upstream changes ------------------------------------------------------------------
 
