@@ -156,6 +156,11 @@ def query(url: str, sql: str, *args: Any) -> list[tuple[Any, ...]]:
         return conn.execute(sql, args or None).fetchall()  # type: ignore[arg-type]
 
 
+def inbox_holds(url: str, messages: int) -> bool:
+    """The store has committed at least ``messages`` distinct messages."""
+    return bool(query(url, "SELECT count(*) >= %s FROM store.inbox", messages)[0][0])
+
+
 @dataclass(frozen=True)
 class Held:
     """What the store holds of a :class:`History` (normalised tables and documents)."""

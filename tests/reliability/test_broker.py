@@ -44,6 +44,7 @@ from .faults import (
     dead_letters,
     duplicates_applied,
     eventually,
+    inbox_holds,
     publish,
     query,
     queue_depth,
@@ -202,7 +203,7 @@ async def test_consumer_slower_than_producer_drains_in_bounded_memory(
         store.start()
         assert store.proc is not None
         await publish(broker_url, sets[0])
-        await eventually(lambda: asyncio.to_thread(inbox_size, db_url, 1), 60, "first set")
+        await eventually(lambda: asyncio.to_thread(inbox_holds, db_url, 1), 60, "first set")
         baseline = rss_kib(store.proc.pid)[0]
         samples: list[int] = []
         ready: list[int] = []
@@ -221,7 +222,7 @@ async def test_consumer_slower_than_producer_drains_in_bounded_memory(
         await publish(broker_url, [part for parts in sets[1:] for part in parts])
         published_in = time.monotonic() - started
         await eventually(
-            lambda: asyncio.to_thread(inbox_size, db_url, len(sets)), 300, "backlog drained"
+            lambda: asyncio.to_thread(inbox_holds, db_url, len(sets)), 300, "backlog drained"
         )
         drained_in = time.monotonic() - started
         sampler.cancel()
@@ -248,7 +249,3 @@ async def test_consumer_slower_than_producer_drains_in_bounded_memory(
         if store.proc is not None and store.proc.poll() is None:
             store.proc.kill()
             store.proc.wait()
-
-
-def inbox_size(db_url: str, at_least: int) -> bool:
-    return bool(query(db_url, "SELECT count(*) >= %s FROM store.inbox", at_least)[0][0])

@@ -29,6 +29,7 @@ from .faults import (
     converged,
     dead_letters,
     eventually,
+    inbox_holds,
     make_history,
     publish,
     query,
@@ -105,10 +106,6 @@ async def test_connections_terminated_during_applies(
         await finished(store, broker_url, db_url, history)
     log = store.log.read_text()
     assert "holding the message and retrying" in log
-
-
-def inbox_holds(db_url: str, messages: int) -> bool:
-    return bool(query(db_url, "SELECT count(*) >= %s FROM store.inbox", messages)[0][0])
 
 
 FAULT_TRIGGER = """
