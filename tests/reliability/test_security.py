@@ -26,8 +26,8 @@ from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 from fuelhub_auth.issuing import mint_access
 from fuelhub_auth.keys import SigningKey, load_key_dir, new_signing_key
 from fuelhub_common.system import ADMIN_PASSWORD, LocalSystem
+from fuelhub_common.testing import run_schemathesis
 from fuelhub_store.admin.testing import png, png_bomb
-from hypothesis import HealthCheck, given, settings
 from PIL import Image
 from schemathesis import checks
 
@@ -461,26 +461,12 @@ CHECKS = [checks.not_a_server_error, checks.response_schema_conformance]
 def run_schema(
     schema: Any, base_url: str, headers: dict[str, str], skip: set[str]
 ) -> dict[str, Counter[int]]:
-    statuses: dict[str, Counter[int]] = {}
-    for result in schema.get_all_operations():
-        operation = result.ok()
-        if operation.definition.raw.get("operationId") in skip or operation.path in skip:
-            continue
-
-        @given(case=operation.as_strategy())
-        @settings(
-            max_examples=EXAMPLES,
-            deadline=None,
-            derandomize=True,
-            database=None,
-            suppress_health_check=list(HealthCheck),
-        )
-        def run(case: Any) -> None:
-            response = case.call_and_validate(base_url=base_url, headers=headers, checks=CHECKS)
-            statuses.setdefault(case.operation.label, Counter())[response.status_code] += 1
-
-        run()
-    return statuses
+    return run_schemathesis(
+        schema,
+        lambda case: case.call_and_validate(base_url=base_url, headers=headers, checks=CHECKS),
+        examples=EXAMPLES,
+        skip=skip,
+    )
 
 
 def test_schemathesis_on_the_api_through_the_gateway(system: LocalSystem, demo_token: str) -> None:

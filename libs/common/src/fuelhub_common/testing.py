@@ -15,7 +15,8 @@ import subprocess
 import threading
 import time
 import uuid
-from collections.abc import Callable, Coroutine, Iterator
+from collections import Counter
+from collections.abc import Callable, Collection, Coroutine, Iterator
 from pathlib import Path
 from typing import Any
 from urllib.parse import quote, urlsplit, urlunsplit
@@ -489,3 +490,40 @@ def seed_contract_schema(name: str) -> dict[str, Any]:
         return node
 
     return strict(components[name])  # type: ignore[no-any-return]
+
+
+def run_schemathesis(
+    schema: Any,
+    call: Callable[[Any], Any],
+    *,
+    examples: int,
+    skip: Collection[str] = (),
+) -> dict[str, Counter[int]]:
+    """Every operation of a schemathesis ``schema`` with ``examples`` derandomized cases.
+
+    ``call(case)`` sends one case and returns the response (it checks what it must);
+    operations whose ``operationId`` or path is in ``skip`` are left out. Returns the statuses
+    seen per operation label, for the caller to check the fuzzing reached past refusals.
+    """
+    from hypothesis import HealthCheck, given, settings
+
+    statuses: dict[str, Counter[int]] = {}
+    for result in schema.get_all_operations():
+        operation = result.ok()
+        if operation.definition.raw.get("operationId") in skip or operation.path in skip:
+            continue
+
+        @given(case=operation.as_strategy())
+        @settings(
+            max_examples=examples,
+            deadline=None,
+            derandomize=True,
+            database=None,
+            suppress_health_check=list(HealthCheck),
+        )
+        def run(case: Any) -> None:
+            response = call(case)
+            statuses.setdefault(case.operation.label, Counter())[response.status_code] += 1
+
+        run()
+    return statuses

@@ -7,7 +7,6 @@ from __future__ import annotations
 import asyncio
 import threading
 import time
-from collections import Counter
 from collections.abc import Callable, Iterator
 from typing import Any
 
@@ -17,7 +16,7 @@ import schemathesis
 import uvicorn
 from fuelhub_api.app import create_app
 from fuelhub_api.testing import Signer, api_settings
-from hypothesis import HealthCheck, given, settings
+from fuelhub_common.testing import run_schemathesis
 from schemathesis import checks
 
 pytestmark = [pytest.mark.integration, pytest.mark.timeout(600)]
@@ -110,28 +109,13 @@ def test_schemathesis_finds_no_server_error_and_no_nonconforming_response(
 ) -> None:
     schema = schemathesis.openapi.from_url(f"{served_base}/api/openapi.json")
     headers = {"Authorization": f"Bearer {token}"}
-    tested = []
-    statuses: dict[str, Counter[int]] = {}
-    for result in schema.get_all_operations():
-        operation = result.ok()
-        if operation.definition.raw.get("operationId") in SKIP:
-            continue
-
-        @given(case=operation.as_strategy())
-        @settings(
-            max_examples=EXAMPLES,
-            deadline=None,
-            derandomize=True,
-            database=None,
-            suppress_health_check=list(HealthCheck),
-        )
-        def run(case: Any) -> None:
-            response = case.call_and_validate(base_url=served_base, headers=headers, checks=CHECKS)
-            statuses.setdefault(case.operation.label, Counter())[response.status_code] += 1
-
-        run()
-        tested.append(operation.label)
-    assert len(tested) >= 6, tested
+    statuses = run_schemathesis(
+        schema,
+        lambda case: case.call_and_validate(base_url=served_base, headers=headers, checks=CHECKS),
+        examples=EXAMPLES,
+        skip=SKIP,
+    )
+    assert len(statuses) >= 6, statuses
     # The token worked and the fuzzing reached the data paths, not only the refusals.
     for label, seen in statuses.items():
         assert seen[401] == 0, (label, seen)
@@ -140,23 +124,13 @@ def test_schemathesis_finds_no_server_error_and_no_nonconforming_response(
 
 def test_schemathesis_without_a_token_gets_401_everywhere(served_base: str) -> None:
     schema = schemathesis.openapi.from_url(f"{served_base}/api/openapi.json")
-    for result in schema.get_all_operations():
-        operation = result.ok()
-        if operation.definition.raw.get("operationId") in SKIP:
-            continue
 
-        @given(case=operation.as_strategy())
-        @settings(
-            max_examples=10,
-            deadline=None,
-            derandomize=True,
-            database=None,
-            suppress_health_check=list(HealthCheck),
-        )
-        def run(case: Any) -> None:
-            response = case.call(base_url=served_base, headers={"Authorization": ""})
-            assert response.status_code == 401, (case.path, response.text)
-            # schemathesis' response headers: lower-case names, lists of values
-            assert response.headers["www-authenticate"][0].startswith("Bearer"), case.path
+    def call(case: Any) -> Any:
+        response = case.call(base_url=served_base, headers={"Authorization": ""})
+        assert response.status_code == 401, (case.path, response.text)
+        # schemathesis' response headers: lower-case names, lists of values
+        assert response.headers["www-authenticate"][0].startswith("Bearer"), case.path
+        return response
 
-        run()
+    statuses = run_schemathesis(schema, call, examples=10, skip=SKIP)
+    assert statuses
