@@ -68,15 +68,17 @@ def _read(results: dict[str, Any]) -> list[Check]:
 
 
 def _freshness(results: dict[str, Any]) -> list[Check]:
-    return [
-        Check(
-            f"Freshness at {int(size):,}: p99 after the poll",
-            "< 1 s",
-            f"{f['p99_s']:.3f} s",
-            f["p99_s"] < 1,
-        )
-        for size, f in results.get("freshness", {}).items()
-    ]
+    checks: list[Check] = []
+    for size, f in results.get("freshness", {}).items():
+        n = f"{int(size):,}"
+        # "After the poll" read two ways: from the start of the poll that carried the change
+        # (the poll's own fetch/parse/diff/publish included), and from its end.
+        checks.append(Check(f"Freshness at {n}: p99 from the start of the poll", "< 1 s",
+                            f"{f['p99_s']:.3f} s", f["p99_s"] < 1))  # fmt: skip
+        end = f["after_poll_finished_p99_s"]
+        checks.append(Check(f"Freshness at {n}: p99 from the end of the poll (store + API)",
+                            "< 1 s", f"{end:.3f} s", end < 1))  # fmt: skip
+    return checks
 
 
 def _memory(results: dict[str, Any]) -> list[Check]:
