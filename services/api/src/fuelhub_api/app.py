@@ -151,7 +151,7 @@ def create_app(
     registry = CollectorRegistry()
 
     @contextlib.asynccontextmanager
-    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+    async def lifespan(app: ApiApp) -> AsyncIterator[None]:
         pool = db.make_pool(settings)
         await pool.open(wait=False)
         state = ReadModelState()
@@ -171,6 +171,8 @@ def create_app(
             state=state,
             connect=connect,
         )
+        if app.fast_path is not None:
+            app.fast_path.services = app.state.services
         watcher = asyncio.create_task(
             watch(
                 state,
@@ -181,6 +183,8 @@ def create_app(
         try:
             yield
         finally:
+            if app.fast_path is not None:
+                app.fast_path.services = None
             watcher.cancel()
             with contextlib.suppress(asyncio.CancelledError):
                 await watcher
@@ -209,7 +213,7 @@ def create_app(
     install_openapi(app)
     latency = request_latency(registry)
     if fast_path:
-        app.fast_path = CacheHitFastPath(lambda: getattr(app.state, "services", None))
+        app.fast_path = CacheHitFastPath()
         app.fast_latency = LatencyByRoute(latency)
     app.add_middleware(RequestMetrics, latency=latency)
     return app

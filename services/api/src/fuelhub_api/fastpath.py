@@ -74,11 +74,11 @@ def _v2_filter(query: bytes) -> StationFilter:
 class CacheHitFastPath:
     """Answers cache hits of the list endpoints from the raw ASGI scope, or says it cannot.
 
-    ``services`` returns the app's services once its lifespan has built them (else None).
+    The app's lifespan binds its services while they exist (until then every request goes on).
     """
 
-    def __init__(self, services: Callable[[], Any]) -> None:
-        self._services = services
+    def __init__(self) -> None:
+        self.services: Any = None
         self._v1 = Memo(_v1_page)
         self._v2 = Memo(_v2_filter)
         self._base: Memo[tuple[Any, ...], str] | None = None
@@ -114,7 +114,7 @@ class CacheHitFastPath:
         path = scope["path"]
         if path not in PATHS or scope["method"] != "GET":
             return None
-        services = self._services()
+        services = self.services
         if services is None:
             return None
         authorization = inm = None
@@ -133,11 +133,15 @@ class CacheHitFastPath:
         if self._base is None:
             self._base = self._make_base(services.settings)
         client = scope.get("client")
+        host, proto, fwd_host, prefix = base_values
         base = self._base(
             (
                 scope.get("scheme", "http"),
                 client[0] if client else None,
-                *(None if v is None else v.decode("latin-1") for v in base_values),
+                None if host is None else host.decode("latin-1"),
+                None if proto is None else proto.decode("latin-1"),
+                None if fwd_host is None else fwd_host.decode("latin-1"),
+                None if prefix is None else prefix.decode("latin-1"),
             )
         )
         req = ReadRequest(base=base, path=path)
@@ -154,6 +158,8 @@ class CacheHitFastPath:
         if body is None:
             return None
         full, not_modified = cast(Body, body).answers
-        if inm is not None and etag_matches(inm.decode("latin-1"), body.etag):
+        if inm is not None and (
+            inm == not_modified.etag or etag_matches(inm.decode("latin-1"), body.etag)
+        ):
             return not_modified
         return full

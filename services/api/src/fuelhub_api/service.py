@@ -39,12 +39,13 @@ class Answer:
     headers: list[tuple[bytes, bytes]]
     head: bytes
     body: bytes
+    etag: bytes  # as a client sends it back in If-None-Match, most of the time
 
 
 def _answer(status: int, headers: dict[str, str], body: bytes) -> Answer:
     raw = [(k.lower().encode("latin-1"), v.encode("latin-1")) for k, v in headers.items()]
     head = b"".join(b"%s: %s\r\n" % pair for pair in raw)
-    return Answer(status, raw, head, body)
+    return Answer(status, raw, head, body, headers["ETag"].encode("latin-1"))
 
 
 @dataclass(frozen=True)
