@@ -346,7 +346,7 @@ class FaultProxy:
     def close(self) -> None:
         """Cut, and end the proxy's thread."""
         with contextlib.suppress(Exception):
-            self.cut()
+            self._call(self._shutdown())
         self._loop.call_soon_threadsafe(self._loop.stop)
         self._thread.join(timeout=10)
 
@@ -365,6 +365,13 @@ class FaultProxy:
         sock.bind(("127.0.0.1", self.port))
         self._server = await asyncio.start_server(self._handle, sock=sock)
         self.port = int(sock.getsockname()[1])
+
+    async def _shutdown(self) -> None:
+        await self._cut(listen=False)
+        tasks = [t for t in asyncio.all_tasks() if t is not asyncio.current_task()]
+        for task in tasks:
+            task.cancel()
+        await asyncio.gather(*tasks, return_exceptions=True)
 
     async def _cut(self, *, listen: bool) -> None:
         if not listen and self._server is not None:
