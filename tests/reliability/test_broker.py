@@ -143,8 +143,8 @@ async def test_broker_restarted_killed_and_disconnected_while_publishing_and_con
         await asyncio.to_thread(node.start)
         for outcome in await asyncio.wait_for(asyncio.gather(*polls), timeout=240):
             assert outcome.outcome.value == "succeeded"
-        # The restart hit the publishing: the publisher re-sent what was not confirmed.
-        assert stations._publisher.retries > 0
+        # The restart hit the publishing: a publisher re-sent what was not confirmed.
+        assert stations._publisher.retries + prices._publisher.retries > 0
         await converged(pipeline)
 
         # 2. Every connection closed by the broker, three times, while both publish and the
@@ -161,7 +161,7 @@ async def test_broker_restarted_killed_and_disconnected_while_publishing_and_con
         # 3. SIGKILL of the node while the store works through a backlog. (The queues were
         #    declared long ago: see docs/reliability.md for RabbitMQ 3.10 losing a quorum queue
         #    killed within seconds of its declaration.)
-        await asyncio.to_thread(churn, pipeline, prices=300, stations=30)
+        await asyncio.to_thread(churn, pipeline, prices=150, stations=20)
         polls = [asyncio.create_task(s.poll_once()) for s in (stations, prices)]
         await publishing(prices, polls[1])
         await asyncio.to_thread(node.kill)
@@ -191,13 +191,13 @@ async def test_consumer_slower_than_producer_drains_in_bounded_memory(
     rabbitmq_vhost_factory: Callable[[], str],
     tmp_path: Path,
 ) -> None:
-    """~50 MB of change sets published faster than the store applies them: the backlog drains,
+    """~34 MB of change sets published faster than the store applies them: the backlog drains,
     every set is applied once, and the store's memory does not grow with the backlog (it holds
     at most ``STORE_PREFETCH`` unacknowledged messages)."""
     db_url = postgres_database_factory()
     migrate(db_url)
     broker_url = rabbitmq_vhost_factory()
-    sets = [fat_set(step) for step in range(300)]
+    sets = [fat_set(step) for step in range(200)]
     store = StoreProcess(db_url, broker_url, tmp_path)
     try:
         store.start()
