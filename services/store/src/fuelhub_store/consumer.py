@@ -36,6 +36,7 @@ from psycopg_pool import AsyncConnectionPool, PoolTimeout
 from fuelhub_store.changeset import InconsistentChangeSetError
 from fuelhub_store.codec import IncomingEvent, UndecodableMessageError, decode
 from fuelhub_store.db import libpq_url, transient_error
+from fuelhub_store.memory import release_freed_memory
 from fuelhub_store.metrics import StoreMetrics
 from fuelhub_store.relay import OutboxRelay
 from fuelhub_store.service import Handled, Status, handle
@@ -128,6 +129,12 @@ class ChangeFeedConsumer:
         await message.ack()
         self._failures.pop(message.message_id or "", None)
         self._observe(event, handled, duration)
+        if (
+            handled.status is Status.APPLIED
+            and not isinstance(event, PollCompleted)
+            and event.parts > 1
+        ):
+            release_freed_memory()
         if handled.result is not None and handled.result.published.outbox_rows and self._relay:
             self._relay.wake()
 

@@ -1,0 +1,41 @@
+"""Giving memory back to the system after a large change set.
+
+Applying a first sync of 100,000 stations builds a few hundred MB of short-lived rows. Python
+frees them, but glibc keeps the freed heap pages mapped, so the store's resident size stayed at
+its peak (276 MB at 100,000 stations, against a 200 MB budget per service) long after.
+``malloc_trim(0)`` returns those pages; it costs milliseconds, so it runs only after multi-part
+(large) change sets.
+"""
+
+from __future__ import annotations
+
+import ctypes
+import ctypes.util
+import gc
+import logging
+from functools import cache
+from typing import Any
+
+log = logging.getLogger(__name__)
+
+
+@cache
+def _libc() -> Any | None:
+    name = ctypes.util.find_library("c")
+    if name is None:
+        return None
+    try:
+        libc = ctypes.CDLL(name)
+        return libc if hasattr(libc, "malloc_trim") else None
+    except OSError:
+        return None
+
+
+def release_freed_memory() -> bool:
+    """Collect cycles and hand freed heap pages back to the OS; False where libc cannot."""
+    gc.collect()
+    libc = _libc()
+    if libc is None:  # not glibc (e.g. musl): nothing to do
+        return False
+    libc.malloc_trim(0)
+    return True
