@@ -26,7 +26,7 @@ from fuelhub_api.errors import (
     NotFoundError,
     ParamError,
 )
-from fuelhub_api.fastpath import CacheHitFastPath
+from fuelhub_api.fastpath import CacheHitFastPath, route_label
 from fuelhub_api.metrics import LatencyByRoute, RequestMetrics, request_latency
 from fuelhub_api.service import Reader
 from fuelhub_api.settings import Settings
@@ -137,7 +137,7 @@ class ApiApp(FastAPI):
                 await send({"type": "http.response.body", "body": answer.body})
                 if self.fast_latency is not None:
                     self.fast_latency.observe_get(
-                        scope["path"], status, time.perf_counter() - start
+                        route_label(scope["path"]), status, time.perf_counter() - start
                     )
                 return
         await super().__call__(scope, receive, send)

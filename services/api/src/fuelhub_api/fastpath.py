@@ -30,6 +30,27 @@ from fuelhub_api.urls import public_base
 V1 = "/api/v1/fuel-stations"
 V2 = "/api/v2/fuel-stations"
 PATHS = (V1, V2)
+# The station detail: the route's template is the metrics label (never the raw path, whose ids
+# would make a label per station).
+DETAIL_ROUTE = V2 + "/{station_id}"
+_DETAIL_PREFIX = V2 + "/"
+_MAX_ID_DIGITS = 19  # bigint
+
+
+def route_label(path: str) -> str:
+    """The metrics label of a path the fast path answered."""
+    return path if path in PATHS else DETAIL_ROUTE
+
+
+def _detail_id(path: str) -> int | None:
+    """The id of ``/api/v2/fuel-stations/<id>`` (ASCII digits only), else None."""
+    if not path.startswith(_DETAIL_PREFIX):
+        return None
+    raw = path[len(_DETAIL_PREFIX) :]
+    if not (0 < len(raw) <= _MAX_ID_DIGITS and raw.isascii() and raw.isdigit()):
+        return None
+    return int(raw)
+
 
 K = TypeVar("K", bound=Hashable)
 V = TypeVar("V")
@@ -110,10 +131,17 @@ class CacheHitFastPath:
         return Memo(compute)
 
     def answer(self, scope: Scope) -> Answer | None:
-        """The response for a cache hit of a list endpoint; None: let the app handle it."""
+        """The response for a cache hit of a list or detail endpoint; None: let the app handle
+        it. A key is only ever cached by the route after it validated the request, so a hit
+        needs no validation here."""
         path = scope["path"]
-        if path not in PATHS or scope["method"] != "GET":
+        if scope["method"] != "GET":
             return None
+        station_id = None
+        if path not in PATHS:
+            station_id = _detail_id(path)
+            if station_id is None:
+                return None
         services = self.services
         if services is None:
             return None
@@ -148,7 +176,9 @@ class CacheHitFastPath:
         reader = services.reader
         query = scope.get("query_string", b"")
         try:
-            if path == V1:
+            if station_id is not None:
+                key = reader.key("station", req.base, station_id)
+            elif path == V1:
                 key = reader.v1_key(self._v1(query), req)
             else:
                 key = reader.v2_key(self._v2(query), req)

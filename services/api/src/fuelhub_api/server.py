@@ -27,6 +27,7 @@ from uvicorn.protocols.http.httptools_impl import (
     RequestResponseCycle,
 )
 
+from fuelhub_api.fastpath import route_label
 from fuelhub_api.urls import UNIX_PEER
 
 
@@ -97,6 +98,6 @@ class FastPathProtocol(HttpToolsProtocol):
         self._answered = True
         if app.fast_latency is not None:
             app.fast_latency.observe_get(
-                cycle.scope["path"], answer.status, time.perf_counter() - start
+                route_label(cycle.scope["path"]), answer.status, time.perf_counter() - start
             )
         return True

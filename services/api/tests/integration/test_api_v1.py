@@ -206,7 +206,13 @@ async def test_cache_hit_fast_path_answers_exactly_like_the_route(api: Api) -> N
         return body
 
     reader.cached = spy
-    for url in ("/api/v1/fuel-stations?limit=2&offset=1", "/api/v2/fuel-stations?fuel=ДТ&limit=1"):
+    first = (await api.get("/api/v1/fuel-stations?limit=1")).json()["results"][0]["id"]
+    detail = f"/api/v2/fuel-stations/{first}"
+    for url in (
+        "/api/v1/fuel-stations?limit=2&offset=1",
+        "/api/v2/fuel-stations?fuel=ДТ&limit=1",
+        detail,
+    ):
         hits.clear()
         routed = await api.get(url)  # a miss: the FastAPI route builds and caches it
         fast = await api.get(url)  # a hit: answered before routing
@@ -222,3 +228,8 @@ async def test_cache_hit_fast_path_answers_exactly_like_the_route(api: Api) -> N
     # a bad parameter or an unknown token is never answered by the fast path
     assert (await api.get("/api/v1/fuel-stations?limit=-3")).status_code == 400
     assert (await api.client.get("/api/v1/fuel-stations?limit=2&offset=1")).status_code == 401
+    assert (await api.client.get(detail)).status_code == 401
+    # fast answers are counted under the route's template, never one label per station
+    metrics = (await api.client.get("/metrics")).text
+    assert 'route="/api/v2/fuel-stations/{station_id}",status="200"' in metrics
+    assert f'route="{detail}"' not in metrics
