@@ -8,7 +8,7 @@ import httpx
 import pytest
 from asgi_lifespan import LifespanManager
 from fuelhub_api.app import create_app
-from fuelhub_api.testing import AUDIENCE, ISSUER, JWKS_URL, Api, Signer, api_settings
+from fuelhub_api.testing import AUDIENCE, ISSUER, JWKS_URL, Api, Signer, api_settings, serving
 from fuelhub_common.tokens import TokenVerifier
 
 
@@ -49,19 +49,8 @@ async def api(api_db_url: str, signer: Signer, token: str) -> AsyncIterator[Api]
 @pytest.fixture
 async def served(api: Api) -> AsyncIterator[str]:
     """The same app served over real HTTP on a free loopback port (for streaming)."""
-    import asyncio
-
     import uvicorn
 
     config = uvicorn.Config(api.app, host="127.0.0.1", port=0, log_config=None, lifespan="off")
-    server = uvicorn.Server(config)
-    task = asyncio.create_task(server._serve())
-    while not server.started:
-        if task.done():
-            await task
-        await asyncio.sleep(0.01)
-    port = server.servers[0].sockets[0].getsockname()[1]
-    yield f"http://127.0.0.1:{port}"
-    server.should_exit = True
-    server.force_exit = True
-    await task
+    async with serving(config) as port:
+        yield f"http://127.0.0.1:{port}"

@@ -4,15 +4,18 @@ served in-process, an app handle, and read-model data applied through the store'
 
 from __future__ import annotations
 
+import asyncio
 import time
 import uuid
-from collections.abc import Sequence
+from collections.abc import AsyncIterator, Sequence
+from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import httpx
 import psycopg
+import uvicorn
 from fastapi import FastAPI
 from joserfc import jwt
 from joserfc.jwk import OKPKey
@@ -172,3 +175,18 @@ async def load_sample(api: Api) -> None:
     await deliver(api.database_url, catalog_parts())
     await deliver(api.database_url, price_parts())
     await api.synced()
+
+
+@asynccontextmanager
+async def serving(config: uvicorn.Config) -> AsyncIterator[int]:
+    """Serve ``config`` (``port=0``: a free loopback port) in this loop; yields the port."""
+    server = uvicorn.Server(config)
+    task = asyncio.create_task(server._serve())
+    while not server.started:
+        if task.done():
+            await task
+        await asyncio.sleep(0.01)
+    yield server.servers[0].sockets[0].getsockname()[1]
+    server.should_exit = True
+    server.force_exit = True
+    await task

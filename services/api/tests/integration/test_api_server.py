@@ -14,7 +14,7 @@ import pytest
 import uvicorn
 from fuelhub_api.main import unix_socket
 from fuelhub_api.server import FastPathProtocol
-from fuelhub_api.testing import Api, load_sample
+from fuelhub_api.testing import Api, load_sample, serving
 from uvicorn.protocols.http.httptools_impl import RequestResponseCycle
 
 pytestmark = pytest.mark.integration
@@ -49,16 +49,8 @@ async def port(api: Api) -> AsyncIterator[int]:
         proxy_headers=False,  # as main.py: the protocol must see the app itself
         server_header=False,
     )
-    server = uvicorn.Server(config)
-    task = asyncio.create_task(server._serve())
-    while not server.started:
-        if task.done():
-            await task
-        await asyncio.sleep(0.01)
-    yield server.servers[0].sockets[0].getsockname()[1]
-    server.should_exit = True
-    server.force_exit = True
-    await task
+    async with serving(config) as bound:
+        yield bound
 
 
 Response = tuple[bytes, dict[bytes, bytes], bytes]
