@@ -36,7 +36,7 @@ from psycopg_pool import AsyncConnectionPool, PoolTimeout
 from fuelhub_store.changeset import InconsistentChangeSetError
 from fuelhub_store.codec import IncomingEvent, UndecodableMessageError, decode
 from fuelhub_store.db import libpq_url, transient_error
-from fuelhub_store.memory import release_freed_memory
+from fuelhub_store.memory import gc_paused, release_freed_memory
 from fuelhub_store.metrics import StoreMetrics
 from fuelhub_store.relay import OutboxRelay
 from fuelhub_store.service import Handled, Status, handle
@@ -78,7 +78,8 @@ class ChangeFeedConsumer:
     async def on_message(self, message: RabbitMessage) -> None:
         token = event_id_var.set(message.message_id)
         try:
-            await self._process(message)
+            with gc_paused():
+                await self._process(message)
         finally:
             event_id_var.reset(token)
 

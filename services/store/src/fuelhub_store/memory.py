@@ -5,6 +5,12 @@ frees them, but glibc keeps the freed heap pages mapped, so the store's resident
 its peak (276 MB at 100,000 stations, against a 200 MB budget per service) long after.
 ``malloc_trim(0)`` returns those pages; it costs milliseconds, so it runs only after multi-part
 (large) change sets.
+
+The cyclic garbage collector is paused while a message is handled (:func:`gc_paused`): a large
+part allocates hundreds of thousands of tuples, Decimals and models that all stay alive until the
+set is applied, and every automatic collection re-scans them. At 100,000 price lists that scanning
+took three quarters of the decoding time. Nothing in handling a message relies on cycles being
+collected, and the collector resumes as soon as the message is done.
 """
 
 from __future__ import annotations
@@ -13,10 +19,16 @@ import ctypes
 import ctypes.util
 import gc
 import logging
+from collections.abc import Iterator
+from contextlib import contextmanager
 from functools import cache
 from typing import Any
 
 log = logging.getLogger(__name__)
+
+# The collector is process-wide state: so is the record of who paused it.
+_depth = 0
+_resume = False
 
 
 @cache
@@ -39,3 +51,19 @@ def release_freed_memory() -> bool:
         return False
     libc.malloc_trim(0)
     return True
+
+
+@contextmanager
+def gc_paused() -> Iterator[None]:
+    """Suspend automatic cyclic collection for the block (nestable; restores the prior state)."""
+    global _depth, _resume
+    if _depth == 0:
+        _resume = gc.isenabled()
+        gc.disable()
+    _depth += 1
+    try:
+        yield
+    finally:
+        _depth -= 1
+        if _depth == 0 and _resume:
+            gc.enable()

@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
+import contextlib
 import gc
 
-from fuelhub_store.memory import release_freed_memory
+from fuelhub_store.memory import gc_paused, release_freed_memory
 
 
 def _rss_mb() -> float:
@@ -27,3 +28,29 @@ def test_freed_heap_is_returned_to_the_system() -> None:
     after = _rss_mb()
     assert before - after > 100, f"RSS {before:.0f} MB -> {after:.0f} MB"
     assert keep[-4:] == (59_999).to_bytes(4, "little")
+
+
+def test_gc_paused_suspends_collection_and_restores_it() -> None:
+    assert gc.isenabled()
+    with gc_paused():
+        assert not gc.isenabled()
+        with gc_paused():
+            assert not gc.isenabled()
+        assert not gc.isenabled(), "the inner block must not resume collection for the outer"
+    assert gc.isenabled()
+
+
+def test_gc_paused_leaves_a_disabled_collector_disabled() -> None:
+    gc.disable()
+    try:
+        with gc_paused():
+            pass
+        assert not gc.isenabled()
+    finally:
+        gc.enable()
+
+
+def test_gc_paused_resumes_after_an_error() -> None:
+    with contextlib.suppress(RuntimeError), gc_paused():
+        raise RuntimeError("boom")
+    assert gc.isenabled()
