@@ -23,7 +23,7 @@ ROUTING_KEYS: Final = {"station": RK_STATIONS_APPLIED, "prices": RK_PRICES_APPLI
 
 # The message body, rendered by Postgres so prices stay exact decimals.
 FETCH = """
-SELECT seq, kind, jsonb_build_object(
+SELECT seq, kind, json_build_object(
     'schema_version', '1',
     'type', CASE kind WHEN 'station' THEN 'station.applied' ELSE 'prices.applied' END,
     'seq', seq, 'kind', kind, 'entity_id', entity_id, 'op', op, 'payload', payload,

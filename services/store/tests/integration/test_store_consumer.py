@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 import asyncio
+import json
 import signal
 import time
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
 from datetime import UTC, datetime, timedelta
+from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
@@ -140,7 +142,9 @@ async def test_applies_relays_and_stops_gracefully(
         model = StationApplied if message.routing_key == "stations.applied.v1" else PricesApplied
         model.model_validate_json(message.body)
     (prices,) = [m for m in received if m.routing_key == "prices.applied.v1"]
-    assert b'"price": 54.9' in prices.body
+    # Prices are rendered from NUMERIC: the exact decimal, never 54.900 or 54.900000000001.
+    body = json.loads(prices.body, parse_float=Decimal)
+    assert [str(p["price"]) for p in body["payload"]["prices"]] == ["54.9"]
     metrics = process.metrics()
     assert 'fuelhub_store_messages_total{outcome="applied",type="stations.changed"} 1.0' in metrics
     assert "fuelhub_store_apply_seconds_bucket" in metrics
