@@ -346,3 +346,21 @@ async def test_parts_encoded_by_the_ingestors_publishing_helper_apply(
     assert statuses == [Status.STAGED] * (len(encoded) - 1) + [Status.APPLIED]
     assert await rows(store_pool, "SELECT count(*) FROM store.station_docs") == [(40,)]
     assert await rows(store_pool, "SELECT entity_id FROM store.snapshot_kept") == [(99,)]
+
+
+async def test_a_service_listed_twice_is_linked_once_at_its_first_position(
+    store_pool: AsyncConnectionPool,
+) -> None:
+    # The ingestor de-duplicates names, but a publisher bug must not fail or double the link.
+    await deliver(
+        store_pool,
+        change_set([station(1, t(0), services=("Мойка", "Пылесос", "Мойка"))], t(0)),
+    )
+    links = await rows(
+        store_pool,
+        "SELECT sv.name, ss.position FROM store.station_services AS ss"
+        " JOIN store.services AS sv ON sv.id = ss.service_id ORDER BY ss.position",
+    )
+    assert links == [("Мойка", 1), ("Пылесос", 2)]
+    (doc,) = (await rows(store_pool, "SELECT doc_v1 FROM store.station_docs"))[0]
+    assert [s["name"] for s in json.loads(doc)["services"]] == ["Мойка", "Пылесос"]
