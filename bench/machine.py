@@ -7,6 +7,7 @@ import platform
 import re
 import shutil
 import subprocess
+import time
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -55,6 +56,35 @@ def _cpu_model() -> str:
     return platform.processor() or "unknown"
 
 
+def speed_index() -> float:
+    """Seconds for a fixed single-threaded Python loop (best of 3): lower is faster.
+
+    This machine is a VM whose speed swings up to 2x between minutes (neighbours, host steal):
+    recorded at the start and end of a run so that figures from different runs can be compared.
+    """
+    best = float("inf")
+    for _ in range(3):
+        started = time.perf_counter()
+        total = 0
+        for i in range(5_000_000):
+            total += i
+        best = min(best, time.perf_counter() - started)
+    return round(best, 3)
+
+
+def cpu_ticks() -> tuple[int, int]:
+    """(all, stolen) CPU ticks since boot, from /proc/stat."""
+    with open("/proc/stat") as stat:
+        fields = [int(v) for v in stat.readline().split()[1:]]
+    return sum(fields[:8]), fields[7] if len(fields) > 7 else 0
+
+
+def steal_share(start: tuple[int, int], end: tuple[int, int]) -> float:
+    """Percentage of CPU time the hypervisor took for others between two :func:`cpu_ticks`."""
+    total = end[0] - start[0]
+    return round(100 * (end[1] - start[1]) / total, 1) if total > 0 else 0.0
+
+
 def describe(admin_url: str) -> dict[str, Any]:
     """The machine now (call at the start: the load average is part of the record)."""
     commit = _run(["git", "-C", str(ROOT), "rev-parse", "--short", "HEAD"])
@@ -66,6 +96,8 @@ def describe(admin_url: str) -> dict[str, Any]:
         "cpu": _cpu_model(),
         "memory_gib": _memory_gib(),
         "load_average_start": load_average(),
+        "speed_index_start": speed_index(),
+        "cpu_ticks_start": cpu_ticks(),
         "kernel": platform.release(),
         "versions": {
             "Python": platform.python_version(),

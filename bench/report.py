@@ -40,6 +40,10 @@ def machine(m: dict[str, Any], results: dict[str, Any]) -> list[str]:
         f"{' / '.join(map(str, m['load_average_start']))}; at the end: "
         f"{' / '.join(map(str, load_end))}",
         f"- started {m['started_at']}, commit {m['commit']}, {results['elapsed_min']:.1f} min",
+        "- speed index (seconds for a fixed Python loop, lower is faster) at the start / end: "
+        f"{m.get('speed_index_start', '?')} / {results.get('speed_index_end', '?')}; CPU time "
+        f"stolen by the host during the run: {results.get('steal_percent', '?')}%. This VM's "
+        "speed swings up to 2x between minutes: compare runs by their speed index.",
         "",
     ]
 

@@ -129,7 +129,9 @@ def merge(files: list[Path], output: Path, notes: list[str]) -> None:
         results["notes"].append(
             f"- `{part['config']['command']}`: started {m['started_at']} at commit {m['commit']}, "
             f"load average {' / '.join(map(str, m['load_average_start']))} at its start and "
-            f"{' / '.join(map(str, part['load_average_end']))} at its end."
+            f"{' / '.join(map(str, part['load_average_end']))} at its end; speed index "
+            f"{m.get('speed_index_start', '?')} / {part.get('speed_index_end', '?')} s, "
+            f"{part.get('steal_percent', '?')}% of CPU time stolen by the host."
         )
     output.write_text(report.render(results))
     log(f"wrote {output}")
@@ -206,6 +208,10 @@ def main() -> None:
     def checkpoint() -> None:
         """What is done so far, so that a run stopped midway keeps it (--merge can use it)."""
         results["load_average_end"] = load_average()
+        results["speed_index_end"] = machine.speed_index()
+        results["steal_percent"] = machine.steal_share(
+            results["machine"]["cpu_ticks_start"], machine.cpu_ticks()
+        )
         results["elapsed_min"] = (time.monotonic() - started) / 60
         raw.write_text(json.dumps(results, indent=1, default=str))
 
