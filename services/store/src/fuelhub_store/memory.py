@@ -18,13 +18,10 @@ from __future__ import annotations
 import ctypes
 import ctypes.util
 import gc
-import logging
 from collections.abc import Iterator
 from contextlib import contextmanager
 from functools import cache
 from typing import Any
-
-log = logging.getLogger(__name__)
 
 # The collector is process-wide state: so is the record of who paused it.
 _depth = 0

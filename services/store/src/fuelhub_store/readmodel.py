@@ -78,9 +78,10 @@ LEFT JOIN pr ON n.kind = 'prices' AND n.op = 'upsert' AND pr.station_id = n.stat
 # and coordinates rendered from NUMERIC (trim_scale: 54.9, never 54.9000 or 54.900000000001),
 # icons as root-relative paths the API prefixes with its public base URL.
 #
-# Cost is per price row (≈ 4.5 per station): a catalog entry's JSON is rendered once per
-# statement (``ft``, ``sj``: a handful of rows), and each row is one ``concat()`` call rather than
-# a chain of ``||`` (each of which copies the text so far): ≈ 1 s less per 100,000 documents.
+# A catalog entry's JSON is rendered once per statement (``ft``, ``sj``: a handful of rows) and
+# each row is one ``concat()`` call rather than a chain of ``||``. Measured in a whole 100,000-
+# station run this saved little (16.4 s → 15.2 s of CPU for all document builds, docs/store.md):
+# most of a document's cost is writing the row and its seven index entries, not building it.
 _ICON = "coalesce(to_json({t}.icon_path)::text, 'null')"
 _NAME = "to_json(coalesce({t}.display_name, {t}.name))::text"
 _CATALOG = (
