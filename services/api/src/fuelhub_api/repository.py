@@ -286,7 +286,7 @@ async def fetch_feed(
         await cur.execute(
             "SELECT o.seq, o.kind, o.entity_id, o.op, row_to_json((SELECT x FROM (SELECT"  # noqa: S608
             " o.seq, o.kind, o.entity_id AS id, o.op, o.event_time, o.committed_at,"
-            " o.payload) x))::text"
+            " o.payload::json AS payload) x))::text"
             f" FROM store.outbox o{join} WHERE {' AND '.join(where)} ORDER BY o.seq"
             " LIMIT %(limit)s",
             params,

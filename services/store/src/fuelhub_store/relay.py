@@ -21,12 +21,13 @@ log = logging.getLogger(__name__)
 
 ROUTING_KEYS: Final = {"station": RK_STATIONS_APPLIED, "prices": RK_PRICES_APPLIED}
 
-# The message body, rendered by Postgres so prices stay exact decimals.
+# The message body, rendered by Postgres so prices stay exact decimals (payloads are stored as
+# text, migration 0006: the cast embeds them as JSON, not as a string).
 FETCH = """
 SELECT seq, kind, json_build_object(
     'schema_version', '1',
     'type', CASE kind WHEN 'station' THEN 'station.applied' ELSE 'prices.applied' END,
-    'seq', seq, 'kind', kind, 'entity_id', entity_id, 'op', op, 'payload', payload,
+    'seq', seq, 'kind', kind, 'entity_id', entity_id, 'op', op, 'payload', payload::json,
     'event_time', event_time, 'committed_at', committed_at)::text
 FROM store.outbox WHERE seq > %s ORDER BY seq LIMIT %s
 """

@@ -9,7 +9,13 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import pytest
-from fuelhub_common.events import Source, StationsChanged
+from fuelhub_common.events import (
+    AppliedDeletion,
+    AppliedPriceList,
+    AppliedStationState,
+    Source,
+    StationsChanged,
+)
 from fuelhub_common.guard import GuardPolicy
 from fuelhub_common.publishing import encode_change_set
 from fuelhub_store.approvals import (
@@ -28,6 +34,7 @@ from fuelhub_store.testing import (
     station_deleted,
 )
 from psycopg_pool import AsyncConnectionPool
+from pydantic import TypeAdapter
 
 pytestmark = pytest.mark.integration
 
@@ -69,6 +76,71 @@ async def dump(pool: AsyncConnectionPool) -> dict[str, list[str]]:
         got = await rows(pool, f"SELECT t::text FROM store.{table} AS t")
         out[table] = sorted(r[0] for r in got)
     return out
+
+
+async def test_outbox_payloads_are_the_applied_states_in_the_contract_shape(
+    store_pool: AsyncConnectionPool,
+) -> None:
+    """Payloads are rendered by concatenation (text, migration 0006): every one must still be
+    valid JSON in the applied feed's shape, NULLs included, strings escaped, decimals exact."""
+    odd = 'ул. "Кавычки" \\ и\tтаб'
+    await deliver(
+        store_pool,
+        change_set(
+            [
+                station(
+                    1,
+                    t(0),
+                    address=odd,
+                    services=("Мойка", 'Ш"ины'),
+                    image_urls=("https://i/1.jpg",),
+                    latitude="55.100000",
+                ),
+                station(2, t(0), address=None, services=()),
+            ],
+            t(0),
+        ),
+    )
+    await deliver(
+        store_pool,
+        change_set(
+            [price_list(1, t(0), [("АИ-95", "54.90", "RUB"), ('Газ "Б"', "0.0001", "KZT")])],
+            t(0),
+            prices=True,
+        ),
+    )
+    await deliver(store_pool, change_set([station_deleted(2, t(1))], t(1)))
+    await deliver(store_pool, change_set([price_list_deleted(1, t(1))], t(1), prices=True))
+    got = await rows(
+        store_pool, "SELECT kind, op, entity_id, payload FROM store.outbox ORDER BY seq"
+    )
+    payloads = [(k, o, e, json.loads(p)) for k, o, e, p in got]
+    fuel_ids = dict(await rows(store_pool, "SELECT name, id FROM store.fuel_types"))
+    assert payloads == [
+        ("station", "upsert", 1, {
+            "id": 1, "latitude": 55.1, "longitude": 37.61, "number": 1, "address": odd,
+            "image_urls": ["https://i/1.jpg"], "services": ["Мойка", 'Ш"ины'],
+            "version": "2026-03-01T06:00:00+00:00"}),
+        ("station", "upsert", 2, {
+            "id": 2, "latitude": 55.75, "longitude": 37.61, "number": 2, "address": None,
+            "image_urls": [], "services": [], "version": "2026-03-01T06:00:00+00:00"}),
+        ("prices", "upsert", 1, {
+            "station_id": 1, "version": "2026-03-01T06:00:00+00:00", "prices": sorted([
+                {"fuel": "АИ-95", "fuel_type_id": fuel_ids["АИ-95"], "price": 54.9,
+                 "currency": "RUB"},
+                {"fuel": 'Газ "Б"', "fuel_type_id": fuel_ids['Газ "Б"'], "price": 0.0001,
+                 "currency": "KZT"},
+            ], key=lambda p: p["fuel_type_id"])}),
+        ("station", "delete", 2, {"id": 2, "version": "2026-03-01T07:00:00+00:00"}),
+        ("prices", "delete", 1, {
+            "station_id": 1, "version": "2026-03-01T07:00:00+00:00", "prices": []}),
+    ]  # fmt: skip
+    # The feed's own models accept them (what a subscriber validates against).
+    for kind, _, _, payload in payloads:
+        if kind == "prices":
+            AppliedPriceList.model_validate(payload)
+        else:
+            TypeAdapter(AppliedStationState | AppliedDeletion).validate_python(payload)
 
 
 async def test_first_sync_builds_documents_outbox_and_history(
