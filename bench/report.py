@@ -10,6 +10,10 @@ APPLY_ROWS = (
     ("first_sync_stations", "first sync: stations change set"),
     ("first_sync_prices", "first sync: prices change set"),
     ("first_sync", "first sync: both (stations + prices)"),
+    (
+        "first_sync_together",
+        "first sync: both sets delivered together, handled as the consumer does",
+    ),
     ("delta_stations", "1% delta: stations change set"),
     ("delta_prices", "1% delta: prices change set"),
     ("no_change_snapshot_stations", "no change: stations snapshot, nothing different"),

@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import itertools
 import json
 import random
 import statistics
@@ -41,6 +42,11 @@ DATA_TABLES = (
 FUELS = ("АИ-92", "АИ-95", "АИ-98", "АИ-95+", "ДТ", "Газ")
 SERVICES = ("Мойка", "Замена шин", "Замена масла", "Гаечный ключ", "Подкачка колес", "Пылесос")
 T0 = datetime(2026, 3, 1, 6, 0, tzinfo=UTC)
+TRUNCATE = (
+    "TRUNCATE " + ", ".join(f"store.{t}" for t in DATA_TABLES)
+    + ", store.inbox, store.snapshot_watermarks, store.absences, store.snapshot_kept"
+    " RESTART IDENTITY"
+)  # fmt: skip
 
 
 @dataclass
@@ -129,6 +135,43 @@ async def apply_bodies(conn: psycopg.AsyncConnection[Any], bodies: Sequence[byte
     return time.perf_counter() - started
 
 
+async def apply_together(
+    url: str, bodies: Sequence[bytes], concurrency: int
+) -> tuple[float, float]:
+    """Handle ``bodies`` in delivery order with up to ``concurrency`` messages in flight, each on
+    its own connection: what the consumer does, since aio-pika runs a handler per delivered
+    message and the prefetch (``STORE_PREFETCH``) bounds how many are delivered unacknowledged.
+    (total seconds to the last commit, of which decoding)."""
+    policy = GuardPolicy()
+    pending = iter(bodies)
+    decoding: list[float] = []
+
+    async def worker(conn: psycopg.AsyncConnection[Any]) -> None:
+        for body in pending:  # shared: each body is taken once, in delivery order
+            with gc_paused():
+                t = time.perf_counter()
+                event = decode(body)
+                decoding.append(time.perf_counter() - t)
+                await handle(conn, event, body, policy)
+
+    conns = [await psycopg.AsyncConnection.connect(url) for _ in range(concurrency)]
+    try:
+        for conn in conns:
+            await configure_session(conn)
+            await conn.commit()
+        started = time.perf_counter()
+        await asyncio.gather(*(worker(conn) for conn in conns))
+        return time.perf_counter() - started, sum(decoding)
+    finally:
+        for conn in conns:
+            await conn.close()
+
+
+def interleaved(*streams: Sequence[bytes]) -> list[bytes]:
+    """Parts of sets published at the same time by different ingestors, one of each in turn."""
+    return [b for group in itertools.zip_longest(*streams) for b in group if b is not None]
+
+
 async def timed(conn: psycopg.AsyncConnection[Any], bodies: Sequence[bytes]) -> tuple[float, float]:
     """(total seconds, of which decoding)."""
     DECODE_SECONDS.clear()
@@ -155,7 +198,9 @@ async def flush_stats(conn: psycopg.AsyncConnection[Any]) -> None:
     await asyncio.sleep(0.2)
 
 
-async def run_once(url: str, n: int, part_size: int, run: int) -> dict[str, Any]:
+async def run_once(
+    url: str, n: int, part_size: int, run: int, concurrency: int = 4
+) -> dict[str, Any]:
     source = Source(n)
     ids = list(range(1, n + 1))
     rnd = random.Random(run)
@@ -164,11 +209,7 @@ async def run_once(url: str, n: int, part_size: int, run: int) -> dict[str, Any]
     out: dict[str, Any] = {}
     async with await psycopg.AsyncConnection.connect(url) as conn:
         await configure_session(conn)  # as the store's pool does
-        await conn.execute(
-            "TRUNCATE " + ", ".join(f"store.{t}" for t in DATA_TABLES)
-            + ", store.inbox, store.snapshot_watermarks, store.absences, store.snapshot_kept"
-            " RESTART IDENTITY"
-        )  # fmt: skip
+        await conn.execute(TRUNCATE)
         await conn.commit()
         out["first_sync_stations"], out["first_sync_stations_decode"] = await timed(conn, first_s)
         out["first_sync_prices"], out["first_sync_prices_decode"] = await timed(conn, first_p)
@@ -205,6 +246,21 @@ async def run_once(url: str, n: int, part_size: int, run: int) -> dict[str, Any]
         await flush_stats(conn)
         after = await writes(url)
         out["no_change_rows_written"] = {t: after.get(t, 0) - before.get(t, 0) for t in DATA_TABLES}
+        # The same first sync once more from empty, both sets delivered together as two
+        # ingestors starting at once would publish them, handled as the consumer handles them.
+        await conn.execute(TRUNCATE)
+        await conn.commit()
+    out["first_sync_together"], out["first_sync_together_decode"] = await apply_together(
+        url, interleaved(first_s, first_p), concurrency
+    )
+    async with await psycopg.AsyncConnection.connect(url) as conn:
+        # Whichever set committed first, every station must end with its prices in its document.
+        cur = await conn.execute(
+            "SELECT count(*) FILTER (WHERE fuel_type_ids <> '{}') FROM store.station_docs"
+        )
+        priced = (await cur.fetchone() or (0,))[0]
+        if priced != n:  # every synthetic station has 3-6 prices
+            raise RuntimeError(f"first sync together: {priced} of {n} documents have prices")
         out["parts"] = {"first_sync_stations": len(first_s), "first_sync_prices": len(first_p)}
     return out
 
@@ -217,7 +273,13 @@ def summary(values: list[float]) -> str:
 
 
 async def run_apply(
-    stations: Sequence[int], runs: int, part_size: int, admin_url: str, *, verbose: bool = True
+    stations: Sequence[int],
+    runs: int,
+    part_size: int,
+    admin_url: str,
+    *,
+    concurrency: int = 4,
+    verbose: bool = True,
 ) -> dict[str, list[dict[str, Any]]]:
     """Every scenario ``runs`` times per size in a fresh database (dropped after); raw figures."""
     name = f"fuelhub_bench_{uuid.uuid4().hex[:8]}"
@@ -229,7 +291,9 @@ async def run_apply(
     try:
         migrate(url)
         for n in stations:
-            report[str(n)] = [await run_once(url, n, part_size, r) for r in range(runs)]
+            report[str(n)] = [
+                await run_once(url, n, part_size, r, concurrency) for r in range(runs)
+            ]
             if verbose:
                 print_runs(n, report[str(n)], part_size)
     finally:
@@ -251,7 +315,8 @@ def print_runs(n: int, runs: list[dict[str, Any]], part_size: int) -> None:
 
 
 SCENARIOS = (
-    "first_sync_stations", "first_sync_prices", "first_sync", "delta_stations",
+    "first_sync_stations", "first_sync_prices", "first_sync", "first_sync_together",
+    "delta_stations",
     "delta_prices", "no_change_snapshot_stations", "no_change_snapshot_prices",
     "no_change_delta",
 )  # fmt: skip
@@ -263,10 +328,18 @@ async def main() -> None:
     parser.add_argument("--runs", type=int, default=3)
     parser.add_argument("--part-size", type=int, default=2500, help="entities per message part")
     parser.add_argument("--admin-url", default="postgresql://postgres@127.0.0.1:5432/postgres")
+    parser.add_argument(
+        "--concurrency",
+        type=int,
+        default=4,
+        help="messages in flight for the 'together' first sync (the store's STORE_PREFETCH)",
+    )
     parser.add_argument("--json", action="store_true", help="print the raw figures as JSON")
     parser.add_argument("--json-out", help="write the raw figures as JSON to this file")
     args = parser.parse_args()
-    report = await run_apply(args.stations, args.runs, args.part_size, args.admin_url)
+    report = await run_apply(
+        args.stations, args.runs, args.part_size, args.admin_url, concurrency=args.concurrency
+    )
     if args.json:
         print(json.dumps(report, indent=2))
     if args.json_out:

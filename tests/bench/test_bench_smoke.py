@@ -20,8 +20,8 @@ ROOT = Path(__file__).resolve().parents[2]
 SECTIONS = ("## Machine", "## Method", "## Targets", "## Apply (store)", "## Ingest", "## Read",
             "## Freshness", "## Memory")  # fmt: skip
 SERVICES = {"auth", "api", "store", "ingest1", "ingest2", "gateway"}
-APPLY_KEYS = ("first_sync_stations", "first_sync_prices", "first_sync", "delta_stations",
-              "delta_prices", "no_change_snapshot_stations", "no_change_snapshot_prices",
+APPLY_KEYS = ("first_sync_stations", "first_sync_prices", "first_sync", "first_sync_together",
+              "delta_stations", "delta_prices", "no_change_snapshot_stations", "no_change_snapshot_prices",
               "no_change_delta")  # fmt: skip
 READ_KEYS = ("v1_page", "v1_deep", "v2_search", "v2_detail", "v1_page_304")
 
