@@ -20,7 +20,8 @@ import os
 import time
 import uuid
 from collections import Counter
-from collections.abc import Awaitable, Callable, Iterable
+from collections.abc import Awaitable, Callable, Iterable, Iterator
+from contextlib import contextmanager
 from typing import Any
 
 import psycopg
@@ -68,10 +69,16 @@ class Profile:
         except Exception:  # a Composed that needs a connection to render
             return repr(query)[:60]
 
-    def record(self, name: str, pid: int, cpu0: float, wall0: float) -> None:
-        self.wall[name] = self.wall.get(name, 0.0) + time.perf_counter() - wall0
-        self.cpu[name] = self.cpu.get(name, 0.0) + backend_cpu(pid) - cpu0
-        self.count[name] += 1
+    @contextmanager
+    def measured(self, name: str, pid: int) -> Iterator[None]:
+        """Add the block's wall time and the backend's CPU time to ``name``."""
+        wall0, cpu0 = time.perf_counter(), backend_cpu(pid)
+        try:
+            yield
+        finally:
+            self.wall[name] = self.wall.get(name, 0.0) + time.perf_counter() - wall0
+            self.cpu[name] = self.cpu.get(name, 0.0) + backend_cpu(pid) - cpu0
+            self.count[name] += 1
 
     def install(self) -> None:
         """Wrap ``AsyncConnection.execute`` and the store's COPY helper (process-wide)."""
@@ -82,22 +89,14 @@ class Profile:
         async def timed_execute(
             conn: psycopg.AsyncConnection[Any], query: Any, params: Any = None, **kw: Any
         ) -> Any:
-            pid, wall0 = conn.info.backend_pid, time.perf_counter()
-            cpu0 = backend_cpu(pid)
-            try:
+            with profile.measured(profile.label(query), conn.info.backend_pid):
                 return await execute(conn, query, params, **kw)
-            finally:
-                profile.record(profile.label(query), pid, cpu0, wall0)
 
         async def timed_copy(
             conn: psycopg.AsyncConnection[Any], table: str, types: list[str], rows: Iterable[Any]
         ) -> None:
-            pid, wall0 = conn.info.backend_pid, time.perf_counter()
-            cpu0 = backend_cpu(pid)
-            try:
+            with profile.measured(f"COPY {table}", conn.info.backend_pid):
                 await copy(conn, table, types, rows)
-            finally:
-                profile.record(f"COPY {table}", pid, cpu0, wall0)
 
         psycopg.AsyncConnection.execute = timed_execute  # type: ignore[method-assign,assignment]
         apply._copy = timed_copy

@@ -119,6 +119,18 @@ class Source:
 DECODE_SECONDS: list[float] = []
 
 
+async def handle_body(
+    conn: psycopg.AsyncConnection[Any], body: bytes, policy: GuardPolicy, decoding: list[float]
+) -> None:
+    """One message as the consumer handles it: GC paused, decoded (its seconds appended to
+    ``decoding``), then one transaction."""
+    with gc_paused():
+        t = time.perf_counter()
+        event = decode(body)
+        decoding.append(time.perf_counter() - t)
+        await handle(conn, event, body, policy)
+
+
 async def apply_bodies(conn: psycopg.AsyncConnection[Any], bodies: Sequence[bytes]) -> float:
     """Handle the bodies as the consumer does; seconds from the first to the last commit.
 
@@ -127,11 +139,7 @@ async def apply_bodies(conn: psycopg.AsyncConnection[Any], bodies: Sequence[byte
     policy = GuardPolicy()
     started = time.perf_counter()
     for body in bodies:
-        with gc_paused():  # as the consumer does
-            t = time.perf_counter()
-            event = decode(body)
-            DECODE_SECONDS.append(time.perf_counter() - t)
-            await handle(conn, event, body, policy)
+        await handle_body(conn, body, policy, DECODE_SECONDS)
     return time.perf_counter() - started
 
 
@@ -148,11 +156,7 @@ async def apply_together(
 
     async def worker(conn: psycopg.AsyncConnection[Any]) -> None:
         for body in pending:  # shared: each body is taken once, in delivery order
-            with gc_paused():
-                t = time.perf_counter()
-                event = decode(body)
-                decoding.append(time.perf_counter() - t)
-                await handle(conn, event, body, policy)
+            await handle_body(conn, body, policy, decoding)
 
     conns = [await psycopg.AsyncConnection.connect(url) for _ in range(concurrency)]
     try:
@@ -261,7 +265,7 @@ async def run_once(
         priced = (await cur.fetchone() or (0,))[0]
         if priced != n:  # every synthetic station has 3-6 prices
             raise RuntimeError(f"first sync together: {priced} of {n} documents have prices")
-        out["parts"] = {"first_sync_stations": len(first_s), "first_sync_prices": len(first_p)}
+    out["parts"] = {"first_sync_stations": len(first_s), "first_sync_prices": len(first_p)}
     return out
 
 
@@ -316,8 +320,7 @@ def print_runs(n: int, runs: list[dict[str, Any]], part_size: int) -> None:
 
 SCENARIOS = (
     "first_sync_stations", "first_sync_prices", "first_sync", "first_sync_together",
-    "delta_stations",
-    "delta_prices", "no_change_snapshot_stations", "no_change_snapshot_prices",
+    "delta_stations", "delta_prices", "no_change_snapshot_stations", "no_change_snapshot_prices",
     "no_change_delta",
 )  # fmt: skip
 

@@ -22,17 +22,14 @@ def _apply(results: dict[str, Any]) -> list[Check]:
     apply = results.get("apply", {})
     checks: list[Check] = []
     big = apply.get("100000")
-    first = big["first_sync"]["median"] if big else None
-    checks.append(Check("Apply: first sync of 100,000 stations with prices", "< 10 s",
-                        f"{first:.2f} s" if first is not None else "—",
-                        None if first is None else first < 10))  # fmt: skip
-    together = (
-        big["first_sync_together"]["median"] if big and "first_sync_together" in big else None
-    )
-    checks.append(Check("Apply: first sync of 100,000 stations with prices, both sets delivered "
-                        "together (as two ingestors starting at once publish them)", "< 10 s",
-                        f"{together:.2f} s" if together is not None else "—",
-                        None if together is None else together < 10))  # fmt: skip
+    for key, label in (
+        ("first_sync", "Apply: first sync of 100,000 stations with prices"),
+        ("first_sync_together", "Apply: first sync of 100,000 stations with prices, both sets "
+         "delivered together (as two ingestors starting at once publish them)"),
+    ):  # fmt: skip
+        value = big[key]["median"] if big and key in big else None
+        checks.append(Check(label, "< 10 s", f"{value:.2f} s" if value is not None else "—",
+                            None if value is None else value < 10))  # fmt: skip
     small = apply.get("10000")
     for key, label in (("delta_stations", "stations"), ("delta_prices", "prices")):
         value = small[key]["median"] if small else None
