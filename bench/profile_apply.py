@@ -3,7 +3,7 @@
 Runs the first sync of ``bench/store_apply.py`` (catalog set, then price set) in a scratch
 database and prints, per set, the statements that took longest: wall seconds, the Postgres
 backend's CPU seconds (``/proc/<pid>/stat``: the server must be local) and how often each ran.
-Statements are named after the module constant holding their SQL (``readmodel.REBUILD_DOCS``).
+Statements are named after the module constant holding their SQL (``readmodel.WRITE_FUELS``).
 
     uv run --frozen python bench/profile_apply.py --stations 100000   # about 1 minute
 

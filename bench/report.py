@@ -62,8 +62,8 @@ def apply(results: dict[str, Any]) -> list[str]:
         "commit (min / median / max over the runs; the share spent decoding the messages is in "
         "the raw JSON). Rows written by the no-change change sets are the sum of inserts, "
         "updates and deletes that `pg_stat_user_tables` counts on the station, service, fuel "
-        "type, price list, current price, price history, read model (`station_docs`) and outbox "
-        "tables.",
+        "type, price list, current price, price history, read model (`station_doc_heads`, "
+        "`station_doc_fuels`) and outbox tables.",
         "",
     ]
     sizes = list(results.get("apply", {}))

@@ -37,7 +37,7 @@ from fuelhub_store.testing import change_set, price_list, station
 
 DATA_TABLES = (
     "stations", "station_services", "services", "fuel_types", "price_lists", "current_prices",
-    "price_history", "station_docs", "outbox",
+    "price_history", "station_doc_heads", "station_doc_fuels", "outbox",
 )  # fmt: skip
 FUELS = ("АИ-92", "АИ-95", "АИ-98", "АИ-95+", "ДТ", "Газ")
 SERVICES = ("Мойка", "Замена шин", "Замена масла", "Гаечный ключ", "Подкачка колес", "Пылесос")

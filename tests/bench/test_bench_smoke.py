@@ -65,7 +65,7 @@ def test_apply_and_ingest_figures_are_sane(smoke: tuple[str, dict[str, Any]]) ->
     for key in APPLY_KEYS:
         assert _sane(apply[key]), (key, apply[key])
     assert isinstance(apply["no_change_rows_written_max"], int)
-    assert {"stations", "current_prices", "price_history", "station_docs"} <= set(
+    assert {"stations", "current_prices", "price_history", "station_doc_fuels"} <= set(
         apply["per_table"]
     )
     kinds = {row["kind"]: row for row in results["ingest"]}

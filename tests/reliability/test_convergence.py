@@ -169,7 +169,8 @@ class World:
         with psycopg.connect(self.db_url, autocommit=True) as conn:
             conn.execute(
                 "TRUNCATE store.stations, store.station_services, store.price_lists,"
-                " store.current_prices, store.price_history, store.station_docs, store.outbox,"
+                " store.current_prices, store.price_history, store.station_doc_heads,"
+                " store.station_doc_fuels, store.outbox,"
                 " store.inbox, store.change_set_parts, store.snapshot_watermarks,"
                 " store.absences, store.snapshot_kept"
             )

@@ -23,9 +23,11 @@ Conn = AsyncConnection[Any]
 
 # The read-model version: the largest applied position visible. Documents keep their seq after
 # retention prunes old outbox rows, so both are consulted (both by index, both committed-only).
+# A document's seq lives in its fuels part (store migration 0007); read from the table itself,
+# since max() over the ``station_docs`` view would not use the index.
 _VERSION = (
     "(SELECT greatest((SELECT max(seq) FROM store.outbox),"
-    " (SELECT max(seq) FROM store.station_docs), 0))"
+    " (SELECT max(seq) FROM store.station_doc_fuels), 0))"
 )
 _HORIZON = "(SELECT min(seq) FROM store.outbox)"
 _MAX_BIGINT = 2**63 - 1
@@ -69,9 +71,12 @@ async def fetch_v1_page(
     count = "(SELECT count(*) FROM store.station_docs WHERE NOT deleted)" if with_count else "NULL"
     async with _raw_cursor(conn) as cur:
         await cur.execute(
-            f"SELECT {_VERSION}, {count}, (SELECT coalesce(string_agg(p.doc_v1, ','"  # noqa: S608
-            " ORDER BY p.station_id), '') FROM (SELECT station_id, doc_v1 FROM store.station_docs"
-            " WHERE NOT deleted ORDER BY station_id LIMIT %s OFFSET %s) p)",
+            # The page's keys first, its documents after: the skipped rows of a deep offset
+            # read only the catalog part (docs/read-model.md).
+            f"SELECT {_VERSION}, {count}, (SELECT coalesce(string_agg(d.doc_v1, ','"  # noqa: S608
+            " ORDER BY d.station_id), '') FROM (SELECT station_id FROM store.station_docs"
+            " WHERE NOT deleted ORDER BY station_id LIMIT %s OFFSET %s) p"
+            " JOIN store.station_docs d ON d.station_id = p.station_id)",
             (limit, offset),
         )
         row = await cur.fetchone()

@@ -80,7 +80,7 @@ async def _commit_change(conn: psycopg.AsyncConnection[Any], station_id: int, *,
     assert row is not None
     seq = int(row[0])
     await conn.execute(
-        "UPDATE store.station_docs SET seq = %s, updated_at = now() WHERE station_id = %s",
+        "UPDATE store.station_doc_fuels SET seq = %s, updated_at = now() WHERE station_id = %s",
         (seq, station_id),
     )
     await conn.execute(

@@ -110,16 +110,55 @@ _HEAD = (
     """coalesce(to_json(s.address)::text, 'null'), ',"image_urls":', array_to_json(s.image_urls)"""
 )
 
-# Built from module constants only (no input). Fuels and services are aggregated once for the
+# The read model is two tables (store migration 0007, docs/read-model.md): a station's catalog
+# part (``station_doc_heads``: rewritten only by a catalog change) and its fuels with its feed
+# position (``station_doc_fuels``: a narrow row, rewritten by every change of the station). A
+# price change no longer rewrites the 1.75 KB document and its seven index entries: that was half
+# of a 100,000-station price set's apply.
+#
+# Built from module constants only (no input). Services and fuels are aggregated once for the
 # whole set (grouped joins), not per station: see INSERT_OUTBOX.
-REBUILD_DOCS = f"""
+WRITE_HEADS = f"""
+WITH n AS (
+    SELECT DISTINCT station_id FROM new_outbox WHERE kind = 'station'
+), sj AS (
+    SELECT sv.id, {_CATALOG.format(t="sv")} AS json FROM store.services AS sv
+), se AS (
+    SELECT ss.station_id, array_agg(ss.service_id ORDER BY ss.position) AS ids,
+        string_agg(sj.json, ',' ORDER BY ss.position) AS json
+    FROM n
+    JOIN store.station_services AS ss ON ss.station_id = n.station_id
+    JOIN sj ON sj.id = ss.service_id
+    GROUP BY ss.station_id
+)
+INSERT INTO store.station_doc_heads AS d (
+    station_id, deleted, latitude, longitude, number, service_ids, head, services)
+SELECT s.id, s.deleted,
+    CASE WHEN s.deleted THEN NULL ELSE s.latitude::float8 END,
+    CASE WHEN s.deleted THEN NULL ELSE s.longitude::float8 END,
+    CASE WHEN s.deleted THEN NULL ELSE s.number END,
+    CASE WHEN s.deleted THEN '{{}}' ELSE coalesce(se.ids, '{{}}') END,
+    CASE WHEN s.deleted THEN NULL ELSE concat({_HEAD}) END,
+    CASE WHEN s.deleted THEN NULL ELSE se.json END
+FROM n
+JOIN store.stations AS s ON s.id = n.station_id
+LEFT JOIN se ON se.station_id = s.id
+ORDER BY s.id
+ON CONFLICT (station_id) DO UPDATE SET
+    deleted = excluded.deleted, latitude = excluded.latitude, longitude = excluded.longitude,
+    number = excluded.number, service_ids = excluded.service_ids, head = excluded.head,
+    services = excluded.services
+"""  # noqa: S608
+
+# Every touched station's fuels are rebuilt, a catalog change included: a station entering the
+# catalog may already have prices (kept while it was unknown), a removed one loses its fuels, and
+# an admin's fuel name or icon change reaches its stations as a catalog change.
+WRITE_FUELS = f"""
 WITH n AS (
     SELECT station_id, max(seq) AS seq, bool_or(kind = 'station') AS catalog
     FROM new_outbox GROUP BY station_id
 ), ft AS (
     SELECT f.id, {_CATALOG.format(t="f")} AS json FROM store.fuel_types AS f
-), sj AS (
-    SELECT sv.id, {_CATALOG.format(t="sv")} AS json FROM store.services AS sv
 ), fu AS (
     SELECT cp.station_id, array_agg(cp.fuel_type_id ORDER BY cp.fuel_type_id) AS ids,
         string_agg({_FUEL}, ',' ORDER BY cp.fuel_type_id)
@@ -129,38 +168,21 @@ WITH n AS (
     JOIN store.current_prices AS cp ON cp.station_id = n.station_id
     JOIN ft ON ft.id = cp.fuel_type_id
     GROUP BY cp.station_id
-), se AS (
-    SELECT ss.station_id, array_agg(ss.service_id ORDER BY ss.position) AS ids,
-        string_agg(sj.json, ',' ORDER BY ss.position) AS json
-    FROM n
-    JOIN store.station_services AS ss ON ss.station_id = n.station_id
-    JOIN sj ON sj.id = ss.service_id
-    GROUP BY ss.station_id
 )
-INSERT INTO store.station_docs AS d (
-    station_id, seq, deleted, updated_at, latitude, longitude, number,
-    fuel_type_ids, service_ids, doc_v1, doc_v2)
-SELECT s.id, n.seq, s.deleted, %(ts)s,
-    CASE WHEN s.deleted THEN NULL ELSE s.latitude::float8 END,
-    CASE WHEN s.deleted THEN NULL ELSE s.longitude::float8 END,
-    CASE WHEN s.deleted THEN NULL ELSE s.number END,
+INSERT INTO store.station_doc_fuels AS d (
+    station_id, seq, updated_at, fuel_type_ids, fuels_v1, fuels_v2)
+SELECT s.id, n.seq, %(ts)s,
     CASE WHEN s.deleted THEN '{{}}' ELSE coalesce(fu.ids, '{{}}') END,
-    CASE WHEN s.deleted THEN '{{}}' ELSE coalesce(se.ids, '{{}}') END,
-    CASE WHEN s.deleted THEN NULL ELSE concat(
-        {_HEAD}, ',"fuels":[', fu.v1, '],"services":[', se.json, ']}}') END,
-    CASE WHEN s.deleted THEN NULL ELSE concat(
-        {_HEAD}, ',"fuels":[', fu.v2, '],"services":[', se.json,
-        '],"updated_at":', to_json(%(ts)s::timestamptz), '}}') END
+    CASE WHEN s.deleted THEN NULL ELSE fu.v1 END,
+    CASE WHEN s.deleted THEN NULL ELSE fu.v2 END
 FROM n
 JOIN store.stations AS s ON s.id = n.station_id AND (n.catalog OR NOT s.deleted)
 LEFT JOIN fu ON fu.station_id = s.id
-LEFT JOIN se ON se.station_id = s.id
 ORDER BY s.id
 ON CONFLICT (station_id) DO UPDATE SET
-    seq = excluded.seq, deleted = excluded.deleted, updated_at = excluded.updated_at,
-    latitude = excluded.latitude, longitude = excluded.longitude, number = excluded.number,
-    fuel_type_ids = excluded.fuel_type_ids, service_ids = excluded.service_ids,
-    doc_v1 = excluded.doc_v1, doc_v2 = excluded.doc_v2
+    seq = excluded.seq, updated_at = excluded.updated_at,
+    fuel_type_ids = excluded.fuel_type_ids, fuels_v1 = excluded.fuels_v1,
+    fuels_v2 = excluded.fuels_v2
 """  # noqa: S608
 
 
@@ -190,7 +212,8 @@ async def publish_touched(conn: AsyncConnection) -> Published:
     await conn.execute(ALLOCATE)
     cur = await conn.execute(INSERT_OUTBOX, params)
     rows = cur.rowcount
-    cur = await conn.execute(REBUILD_DOCS, params)
+    await conn.execute(WRITE_HEADS)
+    cur = await conn.execute(WRITE_FUELS, params)
     docs = cur.rowcount
     cur = await conn.execute("SELECT max(seq) FROM new_outbox")
     max_row = await cur.fetchone()

@@ -13,6 +13,12 @@ log = logging.getLogger(__name__)
 
 RETENTION_LOCK_KEY = 73114
 
+# A read-model tombstone is two rows (store migration 0007): both go, in one statement.
+PRUNE_TOMBSTONES = (
+    "WITH gone AS ({} RETURNING station_id)"
+    " DELETE FROM store.station_doc_fuels AS f USING gone WHERE f.station_id = gone.station_id"
+)
+
 
 @dataclass(frozen=True, slots=True)
 class RetentionPolicy:
@@ -39,9 +45,12 @@ def _rules(policy: RetentionPolicy, now: datetime) -> list[tuple[str, str, dict[
             {"cutoff": now - timedelta(days=policy.outbox_days)},
         ),
         ("inbox", "received_at < %(cutoff)s", {"cutoff": now - timedelta(days=policy.inbox_days)}),
+        # A tombstone is a catalog part marked deleted; its fuels row (which holds the time of
+        # the removal) goes in the same statement (PRUNE_TOMBSTONES).
         (
-            "station_docs",
-            "deleted AND updated_at < %(cutoff)s",
+            "station_doc_heads",
+            "deleted AND station_id IN (SELECT station_id FROM store.station_doc_fuels"
+            " WHERE updated_at < %(cutoff)s)",
             {"cutoff": now - timedelta(days=policy.tombstone_days)},
         ),
         (
@@ -76,6 +85,8 @@ async def prune(
                 "DELETE FROM store.{t} WHERE ctid = ANY(ARRAY("
                 "SELECT ctid FROM store.{t} WHERE {cond} LIMIT {n}))"
             ).format(t=sql.Identifier(table), cond=sql.SQL(condition), n=sql.Literal(batch))  # type: ignore[arg-type]
+            if table == "station_doc_heads":
+                query = sql.SQL(PRUNE_TOMBSTONES).format(query)
             total = 0
             while True:
                 async with conn.transaction():

@@ -64,7 +64,7 @@ async def rows(pool: AsyncConnectionPool, query: str, *params: Any) -> list[tupl
 
 DATA_TABLES = (
     "stations", "station_services", "services", "fuel_types", "price_lists", "current_prices",
-    "price_history", "station_docs", "outbox", "inbox", "absences", "snapshot_watermarks",
+    "price_history", "station_doc_heads", "station_doc_fuels", "outbox", "inbox", "absences", "snapshot_watermarks",
     "change_set_parts",
 )  # fmt: skip
 

@@ -92,9 +92,10 @@ async def run(url: str, deliveries: list[ChangeSetPart]) -> dict[str, Any]:
     async with await psycopg.AsyncConnection.connect(libpq_url(url)) as conn:
         await conn.execute(
             "TRUNCATE store.stations, store.station_services, store.services, store.fuel_types,"
-            " store.price_lists, store.current_prices, store.price_history, store.station_docs,"
-            " store.outbox, store.inbox, store.change_set_parts, store.snapshot_watermarks,"
-            " store.absences, store.snapshot_kept RESTART IDENTITY"
+            " store.price_lists, store.current_prices, store.price_history,"
+            " store.station_doc_heads, store.station_doc_fuels, store.outbox, store.inbox,"
+            " store.change_set_parts, store.snapshot_watermarks, store.absences,"
+            " store.snapshot_kept RESTART IDENTITY"
         )
         await conn.commit()
         for part in deliveries:

@@ -39,9 +39,14 @@ async def test_prune_respects_each_retention(store_pool: AsyncConnectionPool) ->
         )
         # The relay has published up to seq 2: old seq 3 must survive until it is published.
         await conn.execute("UPDATE store.outbox_relay SET published_seq = 2")
+        # Read-model tombstones: removed 31 and 29 days ago; a live document untouched for longer.
         await conn.execute(
-            "INSERT INTO store.station_docs (station_id, seq, deleted, updated_at)"
-            " VALUES (1, 1, true, %s), (2, 2, true, %s), (3, 3, false, %s)",
+            "INSERT INTO store.station_doc_heads (station_id, deleted)"
+            " VALUES (1, true), (2, true), (3, false)"
+        )
+        await conn.execute(
+            "INSERT INTO store.station_doc_fuels (station_id, seq, updated_at)"
+            " VALUES (1, 1, %s), (2, 2, %s), (3, 3, %s)",
             (NOW - timedelta(days=31), NOW - timedelta(days=29), NOW - timedelta(days=400)),
         )
         await conn.execute(
@@ -53,12 +58,15 @@ async def test_prune_respects_each_retention(store_pool: AsyncConnectionPool) ->
         await conn.commit()
         removed = await prune(conn, policy, now=NOW, batch=1)  # batch=1: exercises the loop
         assert removed == {
-            "price_history": 2, "outbox": 2, "inbox": 1, "station_docs": 1,
+            "price_history": 2, "outbox": 2, "inbox": 1, "station_doc_heads": 1,
             "change_set_parts": 1,
         }  # fmt: skip
         cur = await conn.execute("SELECT seq FROM store.outbox ORDER BY seq")
         assert [r[0] for r in await cur.fetchall()] == [3, 4]
         cur = await conn.execute("SELECT station_id FROM store.station_docs ORDER BY 1")
+        assert [r[0] for r in await cur.fetchall()] == [2, 3]
+        # The tombstone's two parts went together.
+        cur = await conn.execute("SELECT station_id FROM store.station_doc_fuels ORDER BY 1")
         assert [r[0] for r in await cur.fetchall()] == [2, 3]
         cur = await conn.execute("SELECT count(*) FROM store.price_history")
         assert await cur.fetchone() == (2,)
