@@ -6,12 +6,14 @@ from __future__ import annotations
 
 import json
 import math
+import re
 import shutil
 import subprocess
 import sys
 from pathlib import Path
 from typing import Any
 
+import psycopg
 import pytest
 
 pytestmark = [pytest.mark.integration, pytest.mark.slow]
@@ -99,3 +101,26 @@ def test_read_freshness_and_memory_figures_are_sane(smoke: tuple[str, dict[str, 
     memory = results["memory"]
     assert set(memory["rss_mb"]) >= SERVICES
     assert all(mb > 1 for mb in memory["rss_mb"].values()), memory
+
+
+@pytest.mark.timeout(600)
+def test_read_queries_times_every_api_statement_and_drops_its_database() -> None:
+    done = subprocess.run(
+        [sys.executable, str(ROOT / "bench" / "read_queries.py"), "--stations", "300",
+         "--repeat", "1", "--plans"],
+        cwd=ROOT, capture_output=True, text=True, timeout=550, check=False,
+    )  # fmt: skip
+    assert done.returncode == 0, done.stdout[-4000:] + done.stderr[-4000:]
+    lines = done.stdout.splitlines()
+    timed = [line for line in lines if re.match(r"^\s*\d+\.\d+ ms  \S", line)]
+    names = {line.split(" ms  ", 1)[1] for line in timed}
+    assert {"v1 page, offset 0", "v2 fuel, sort=price", "delta page from 0", "station detail",
+            "read-model version"} <= names, names  # fmt: skip
+    assert len(timed) == 19
+    # The plans read the two read-model tables through the view.
+    assert "station_doc_heads" in done.stdout
+    assert "station_doc_fuels" in done.stdout
+    (database,) = re.findall(r"scratch database (fuelhub_reads_\w+)", done.stdout)
+    with psycopg.connect("postgresql://postgres@127.0.0.1:5432/postgres") as conn:
+        row = conn.execute("SELECT count(*) FROM pg_database WHERE datname = %s", (database,))
+        assert row.fetchone() == (0,)

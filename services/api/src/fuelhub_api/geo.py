@@ -1,9 +1,9 @@
 """Bounding boxes for a radius search on the read model's ``point(longitude, latitude)`` index.
 
-The index is a plain GiST over points in degrees (cheap to maintain: the store rewrites a
-document on every price change). A radius query first narrows to the rows inside the boxes that
-bound the spherical cap, then checks the exact great-circle distance (``earth_distance``) on those
-candidates only. Pure functions, no I/O.
+The index is a plain GiST over points in degrees (cheap to maintain). A radius query first
+narrows to the rows inside the boxes that bound the spherical cap, then checks the exact
+great-circle distance (haversine on earthdistance's radius: what ``earth_distance`` measures, see
+``fuelhub_api.queries``) on those candidates only. Pure functions, no I/O.
 """
 
 from __future__ import annotations

@@ -25,11 +25,11 @@ Conn = AsyncConnection[Any]
 # retention prunes old outbox rows, so both are consulted (both by index, both committed-only).
 # A document's seq lives in its fuels part (store migration 0007); read from the table itself,
 # since max() over the ``station_docs`` view would not use the index.
-_VERSION = (
+VERSION_SQL = (
     "(SELECT greatest((SELECT max(seq) FROM store.outbox),"
     " (SELECT max(seq) FROM store.station_doc_fuels), 0))"
 )
-_HORIZON = "(SELECT min(seq) FROM store.outbox)"
+HORIZON_SQL = "(SELECT min(seq) FROM store.outbox)"
 _MAX_BIGINT = 2**63 - 1
 
 
@@ -55,7 +55,7 @@ class Snapshot:
 async def fetch_snapshot(conn: Conn) -> Snapshot:
     """The read-model version (largest applied seq) and each source's last successful poll."""
     cur = await conn.execute(
-        f"SELECT {_VERSION}, (SELECT coalesce(json_object_agg(source, "  # noqa: S608 (constant)
+        f"SELECT {VERSION_SQL}, (SELECT coalesce(json_object_agg(source, "  # noqa: S608 (constant)
         "to_char(last_success_at AT TIME ZONE 'UTC', 'YYYY-MM-DD\"T\"HH24:MI:SS.US\"Z\"')"
         " ORDER BY source), '{}') FROM store.source_status)"
     )
@@ -64,21 +64,30 @@ async def fetch_snapshot(conn: Conn) -> Snapshot:
     return Snapshot(version=int(row[0]), data_as_of=dict(row[1]))
 
 
+V1_COUNT_SQL = "(SELECT count(*) FROM store.station_docs WHERE NOT deleted)"
+
+
+def v1_page_sql(*, with_count: bool) -> str:
+    """(version, count or NULL, the page's documents joined by commas); binds limit, offset.
+
+    The page's keys first, its documents after: the skipped rows of a deep offset read only the
+    catalog part of the read model (docs/read-model.md).
+    """
+    count = V1_COUNT_SQL if with_count else "NULL"
+    return (
+        f"SELECT {VERSION_SQL}, {count}, (SELECT coalesce(string_agg(d.doc_v1, ','"  # noqa: S608
+        " ORDER BY d.station_id), '') FROM (SELECT station_id FROM store.station_docs"
+        " WHERE NOT deleted ORDER BY station_id LIMIT %s OFFSET %s) p"
+        " JOIN store.station_docs d ON d.station_id = p.station_id)"
+    )
+
+
 async def fetch_v1_page(
     conn: Conn, *, limit: int, offset: int, with_count: bool
 ) -> tuple[int, int | None, bytes]:
     """(version, count or None, the page's ``doc_v1`` texts joined by commas)."""
-    count = "(SELECT count(*) FROM store.station_docs WHERE NOT deleted)" if with_count else "NULL"
     async with _raw_cursor(conn) as cur:
-        await cur.execute(
-            # The page's keys first, its documents after: the skipped rows of a deep offset
-            # read only the catalog part (docs/read-model.md).
-            f"SELECT {_VERSION}, {count}, (SELECT coalesce(string_agg(d.doc_v1, ','"  # noqa: S608
-            " ORDER BY d.station_id), '') FROM (SELECT station_id FROM store.station_docs"
-            " WHERE NOT deleted ORDER BY station_id LIMIT %s OFFSET %s) p"
-            " JOIN store.station_docs d ON d.station_id = p.station_id)",
-            (limit, offset),
-        )
+        await cur.execute(v1_page_sql(with_count=with_count), (limit, offset))
         row = await cur.fetchone()
     assert row is not None
     return int(row[0]), (None if row[1] is None else int(row[1])), row[2]
@@ -94,15 +103,20 @@ class StationRow:
     doc: bytes
 
 
+def station_list_statement(q: ResolvedFilter) -> tuple[str, dict[str, Any]]:
+    """The v2 list query with the read-model version: rows (version, StationRow's fields)."""
+    sql, params = station_list_sql(q)
+    return (
+        f"SELECT v.version, r.* FROM (SELECT {VERSION_SQL} AS version) v"  # noqa: S608
+        f" LEFT JOIN LATERAL ({sql}) r ON true",
+        params,
+    )
+
+
 async def fetch_station_list(conn: Conn, q: ResolvedFilter) -> tuple[int, list[StationRow]]:
     """(version, up to limit + 1 rows) in one statement."""
-    sql, params = station_list_sql(q)
     async with _raw_cursor(conn) as cur:
-        await cur.execute(
-            f"SELECT v.version, r.* FROM (SELECT {_VERSION} AS version) v"  # noqa: S608
-            f" LEFT JOIN LATERAL ({sql}) r ON true",
-            params,
-        )
+        await cur.execute(*station_list_statement(q))
         rows = await cur.fetchall()
     version = int(rows[0][0])
     stations = [
@@ -151,10 +165,21 @@ class FeedBounds:
 
 
 async def fetch_feed_bounds(conn: Conn) -> FeedBounds:
-    cur = await conn.execute(f"SELECT {_VERSION}, {_HORIZON}")
+    cur = await conn.execute(f"SELECT {VERSION_SQL}, {HORIZON_SQL}")
     row = await cur.fetchone()
     assert row is not None
     return FeedBounds(int(row[0]), None if row[1] is None else int(row[1]))
+
+
+DELTA_SQL = (
+    f"SELECT v.upto, v.horizon, r.station_id, r.seq, r.doc FROM"  # noqa: S608
+    f" (SELECT {VERSION_SQL} AS upto, {HORIZON_SQL} AS horizon) v"
+    " LEFT JOIN LATERAL (SELECT d.station_id, d.seq, CASE WHEN d.deleted THEN"
+    """ '{"id":' || d.station_id || ',"deleted":true}' ELSE d.doc_v2 END AS doc"""
+    " FROM store.station_docs d WHERE d.seq >= %(seq)s AND d.seq <= v.upto"
+    " AND (d.seq > %(seq)s OR d.station_id > %(sid)s)"
+    " ORDER BY d.seq, d.station_id LIMIT %(limit)s) r ON true"
+)
 
 
 async def fetch_delta(
@@ -165,13 +190,7 @@ async def fetch_delta(
     limit + 1 rows."""
     async with _raw_cursor(conn) as cur:
         await cur.execute(
-            f"SELECT v.upto, v.horizon, r.station_id, r.seq, r.doc FROM"  # noqa: S608
-            f" (SELECT {_VERSION} AS upto, {_HORIZON} AS horizon) v"
-            " LEFT JOIN LATERAL (SELECT d.station_id, d.seq, CASE WHEN d.deleted THEN"
-            """ '{"id":' || d.station_id || ',"deleted":true}' ELSE d.doc_v2 END AS doc"""
-            " FROM store.station_docs d WHERE d.seq >= %(seq)s AND d.seq <= v.upto"
-            " AND (d.seq > %(seq)s OR d.station_id > %(sid)s)"
-            " ORDER BY d.seq, d.station_id LIMIT %(limit)s) r ON true",
+            DELTA_SQL,
             {
                 "seq": since.seq,
                 # A cursor without a station means every change at ``seq`` is done.
@@ -184,12 +203,17 @@ async def fetch_delta(
     return bounds, [DeltaRow(r[2], r[3], r[4]) for r in rows if r[2] is not None]
 
 
+STATION_SQL = (
+    f"SELECT v.version, d.doc_v2 FROM (SELECT {VERSION_SQL} AS version) v"  # noqa: S608
+    " LEFT JOIN store.station_docs d ON d.station_id = %s AND NOT d.deleted"
+)
+
+
 async def fetch_station(conn: Conn, station_id: int) -> tuple[int, bytes | None]:
     """(version, the station's ``doc_v2`` or None when unknown or deleted)."""
     async with _raw_cursor(conn) as cur:
         await cur.execute(
-            f"SELECT v.version, d.doc_v2 FROM (SELECT {_VERSION} AS version) v"  # noqa: S608
-            " LEFT JOIN store.station_docs d ON d.station_id = %s AND NOT d.deleted",
+            STATION_SQL,
             (station_id,),
         )
         row = await cur.fetchone()

@@ -5,6 +5,7 @@ from __future__ import annotations
 import math
 from typing import Any
 
+import psycopg
 import pytest
 from fuelhub_api.testing import Api, load_sample
 
@@ -81,6 +82,21 @@ async def test_v2_near_radius_distance_and_sort_by_distance(api: Api) -> None:
     assert distances == sorted(distances)
     assert ids(await listing(api, near="55.76,37.62", radius_km="1000")) == [1, 2, 3, 4, 5]
     assert ids(await listing(api, near="55.76,37.62", radius_km="100")) == [1, 2, 3, 5]
+
+
+async def test_v2_distance_is_what_earthdistance_measures_to_the_metre(api: Api) -> None:
+    """The API computes distances by haversine (cheaper); they must be earth_distance()'s."""
+    await load_sample(api)
+    here = (55.76, 37.62)
+    body = await listing(api, near=f"{here[0]},{here[1]}", radius_km="1000", sort="distance")
+    async with await psycopg.AsyncConnection.connect(api.database_url) as conn:
+        for s in body["results"]:
+            cur = await conn.execute(
+                "SELECT round((earth_distance(ll_to_earth(%s, %s), ll_to_earth(%s, %s))"
+                " / 1000.0)::numeric, 3)::float8",
+                (*here, s["coordinate_x"], s["coordinate_y"]),
+            )
+            assert (s["id"], s["distance_km"]) == (s["id"], (await cur.fetchone())[0])  # type: ignore[index]
 
 
 async def test_v2_sort_by_price_within_currency(api: Api) -> None:
