@@ -112,7 +112,7 @@ _HEAD = (
 
 # The read model is two tables (store migration 0007, docs/read-model.md): a station's catalog
 # part (``station_doc_heads``: rewritten only by a catalog change) and its fuels with its feed
-# position (``station_doc_fuels``: a narrow row, rewritten by every change of the station). A
+# position (``station_doc_fuels``: ≈ 1 KB, four index entries, rewritten by every change). A
 # price change no longer rewrites the 1.75 KB document and its seven index entries: that was half
 # of a 100,000-station price set's apply.
 #

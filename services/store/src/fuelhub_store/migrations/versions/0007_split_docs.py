@@ -10,7 +10,7 @@ Now:
   only when the station's catalog entry (or a service's name or icon) changes.
 * ``station_doc_fuels`` holds what prices decide, and the station's position in the applied feed:
   ``seq`` and ``updated_at`` of its latest change of any kind, the fuel type ids and the rendered
-  fuels of v1 and v2. Written on every change of the station: a narrow row, four index entries.
+  fuels of v1 and v2. Written on every change of the station: ≈ 1 KB, four index entries.
 * ``station_docs`` is a view with the columns the table had (``doc_v1`` and ``doc_v2`` are
   concatenated from the two parts; the texts are the same as before), so readers keep one name.
   It is a LEFT JOIN so that a query using only the catalog part never touches the fuels (the
