@@ -18,7 +18,6 @@ import argparse
 import asyncio
 import os
 import time
-import uuid
 from collections import Counter
 from collections.abc import Awaitable, Callable, Iterable, Iterator
 from contextlib import contextmanager
@@ -26,8 +25,8 @@ from typing import Any
 
 import psycopg
 from fuelhub_store import apply, readmodel, service
-from fuelhub_store.db import configure_session, libpq_url, migrate
-from store_apply import T0, Source, timed
+from fuelhub_store.db import configure_session
+from store_apply import Source, scratch_database, timed
 
 TICKS = os.sysconf("SC_CLK_TCK")
 
@@ -134,16 +133,9 @@ async def main() -> None:
     parser.add_argument("--top", type=int, default=15, help="statements listed per set")
     parser.add_argument("--admin-url", default="postgresql://postgres@127.0.0.1:5432/postgres")
     args = parser.parse_args()
-    admin = libpq_url(args.admin_url)
-    name = f"fuelhub_profile_{uuid.uuid4().hex[:8]}"
-    with psycopg.connect(admin, autocommit=True) as c:
-        c.execute(f'CREATE DATABASE "{name}"')
-    url = admin.rsplit("/", 1)[0] + "/" + name
-    try:
-        migrate(url)
-        source, ids = Source(args.stations), list(range(1, args.stations + 1))
-        catalog = source.station_bodies(ids, T0, snapshot=True, part_size=args.part_size)
-        prices = source.price_bodies(ids, T0, snapshot=True, part_size=args.part_size)
+    source = Source(args.stations)
+    catalog, prices = source.first_sync(args.part_size)
+    with scratch_database(args.admin_url, "fuelhub_profile") as url:
         profile = Profile()
         profile.install()
         async with await psycopg.AsyncConnection.connect(url) as conn:
@@ -152,9 +144,6 @@ async def main() -> None:
             profile.report(0)  # forget the session setup
             await _profile_set(conn, "catalog set", lambda: timed(conn, catalog), profile, args.top)
             await _profile_set(conn, "price set", lambda: timed(conn, prices), profile, args.top)
-    finally:
-        with psycopg.connect(admin, autocommit=True) as c:
-            c.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
 
 
 if __name__ == "__main__":

@@ -20,7 +20,6 @@ import asyncio
 import re
 import statistics
 import time
-import uuid
 from datetime import UTC, datetime
 from typing import Any
 
@@ -29,8 +28,8 @@ from fuelhub_api import repository
 from fuelhub_api.cursors import Keyset
 from fuelhub_api.params import BBox, Point, StationFilter
 from fuelhub_api.queries import ResolvedFilter, station_count_sql
-from fuelhub_store.db import configure_session, libpq_url, migrate
-from store_apply import T0, Source, timed
+from fuelhub_store.db import configure_session
+from store_apply import Source, scratch_database, timed
 
 Query = tuple[str, Any]
 
@@ -114,12 +113,12 @@ def measure(conn: psycopg.Connection[Any], repeat: int, plans: bool) -> None:
 
 
 async def load(url: str, stations: int) -> None:
-    source, ids = Source(stations), list(range(1, stations + 1))
+    catalog, prices = Source(stations).first_sync(part_size=2500)
     async with await psycopg.AsyncConnection.connect(url) as conn:
         await configure_session(conn)
         await conn.commit()
-        await timed(conn, source.station_bodies(ids, T0, snapshot=True, part_size=2500))
-        await timed(conn, source.price_bodies(ids, T0, snapshot=True, part_size=2500))
+        await timed(conn, catalog)
+        await timed(conn, prices)
 
 
 def main() -> None:
@@ -129,21 +128,13 @@ def main() -> None:
     parser.add_argument("--plans", action="store_true", help="print each query's plan nodes")
     parser.add_argument("--admin-url", default="postgresql://postgres@127.0.0.1:5432/postgres")
     args = parser.parse_args()
-    admin = libpq_url(args.admin_url)
-    name = f"fuelhub_reads_{uuid.uuid4().hex[:8]}"
-    with psycopg.connect(admin, autocommit=True) as c:
-        c.execute(f'CREATE DATABASE "{name}"')
-    url = admin.rsplit("/", 1)[0] + "/" + name
-    print(f"scratch database {name} (dropped at the end), {args.stations} stations", flush=True)
-    try:
-        migrate(url)
+    with scratch_database(args.admin_url, "fuelhub_reads") as url:
+        name = url.rsplit("/", 1)[1]
+        print(f"scratch database {name} (dropped at the end), {args.stations} stations", flush=True)
         asyncio.run(load(url, args.stations))
         with psycopg.connect(url, autocommit=True) as conn:
             conn.execute("VACUUM ANALYZE")  # what autovacuum does after a bulk load
             measure(conn, args.repeat, args.plans)
-    finally:
-        with psycopg.connect(admin, autocommit=True) as c:
-            c.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
 
 
 if __name__ == "__main__":

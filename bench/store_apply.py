@@ -21,7 +21,8 @@ import random
 import statistics
 import time
 import uuid
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -114,6 +115,30 @@ class Source:
             p.model_dump_json().encode()
             for p in change_set(changes, at, prices=True, snapshot=snapshot, parts=parts)
         ]
+
+    def first_sync(self, part_size: int) -> tuple[list[bytes], list[bytes]]:
+        """(the catalog set, the price set) of a first sync: every station, snapshots at T0."""
+        ids = list(range(1, self.n + 1))
+        return (
+            self.station_bodies(ids, T0, snapshot=True, part_size=part_size),
+            self.price_bodies(ids, T0, snapshot=True, part_size=part_size),
+        )
+
+
+@contextmanager
+def scratch_database(admin_url: str, prefix: str) -> Iterator[str]:
+    """The URL of a fresh, migrated database named ``<prefix>_<random>``; dropped afterwards."""
+    admin = libpq_url(admin_url)
+    name = f"{prefix}_{uuid.uuid4().hex[:8]}"
+    with psycopg.connect(admin, autocommit=True) as conn:
+        conn.execute(f'CREATE DATABASE "{name}"')
+    try:
+        url = admin.rsplit("/", 1)[0] + "/" + name
+        migrate(url)
+        yield url
+    finally:
+        with psycopg.connect(admin, autocommit=True) as conn:
+            conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
 
 
 DECODE_SECONDS: list[float] = []
@@ -208,8 +233,7 @@ async def run_once(
     source = Source(n)
     ids = list(range(1, n + 1))
     rnd = random.Random(run)
-    first_s = source.station_bodies(ids, T0, snapshot=True, part_size=part_size)
-    first_p = source.price_bodies(ids, T0, snapshot=True, part_size=part_size)
+    first_s, first_p = source.first_sync(part_size)
     out: dict[str, Any] = {}
     async with await psycopg.AsyncConnection.connect(url) as conn:
         await configure_session(conn)  # as the store's pool does
@@ -286,23 +310,14 @@ async def run_apply(
     verbose: bool = True,
 ) -> dict[str, list[dict[str, Any]]]:
     """Every scenario ``runs`` times per size in a fresh database (dropped after); raw figures."""
-    name = f"fuelhub_bench_{uuid.uuid4().hex[:8]}"
-    admin = libpq_url(admin_url)
-    with psycopg.connect(admin, autocommit=True) as conn:
-        conn.execute(f'CREATE DATABASE "{name}"')
-    url = admin.rsplit("/", 1)[0] + "/" + name
     report: dict[str, list[dict[str, Any]]] = {}
-    try:
-        migrate(url)
+    with scratch_database(admin_url, "fuelhub_bench") as url:
         for n in stations:
             report[str(n)] = [
                 await run_once(url, n, part_size, r, concurrency) for r in range(runs)
             ]
             if verbose:
                 print_runs(n, report[str(n)], part_size)
-    finally:
-        with psycopg.connect(admin, autocommit=True) as conn:
-            conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
     return report
 
 
