@@ -343,21 +343,20 @@ async def _prepare(
 
 
 async def _stage(conn: AsyncConnection, cs: ChangeSet) -> None:
+    """Copy the set into its temp tables one part at a time (never all its rows in memory)."""
     if cs.kind == "stations":
         await conn.execute(STAGE_STATIONS)
         types = [*STATION_TYPES, "text[]", "text[]"]
-        await _copy(conn, "stg_stations", types, cs.station_rows)
+        async for part in cs.each_part():
+            await _copy(conn, "stg_stations", types, part.station_rows)
         await _prepare(conn, cs, "stg_stations", "id, op")
     else:
         await conn.execute(STAGE_PRICES)
         list_types = ["int8", "text", "timestamptz"]
-        await _copy(conn, "stg_price_lists", list_types, cs.price_list_rows)
-        await _copy(
-            conn,
-            "stg_prices",
-            ["int8", "timestamptz", "text", "text", "text"],
-            cs.price_rows,
-        )
+        price_types = ["int8", "timestamptz", "text", "text", "text"]
+        async for part in cs.each_part():
+            await _copy(conn, "stg_price_lists", list_types, part.price_list_rows)
+            await _copy(conn, "stg_prices", price_types, part.price_rows)
         await _prepare(conn, cs, "stg_price_lists", "station_id, op, version")
         await _prepare(conn, cs, "stg_prices", "station_id, version, fuel")
 

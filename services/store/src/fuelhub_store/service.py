@@ -14,8 +14,12 @@ from psycopg.types.json import Jsonb
 from fuelhub_store.apply import ApplyResult, Checkpoint, apply_change_set, no_checkpoint
 from fuelhub_store.changeset import (
     ChangeSetPart,
+    InconsistentChangeSetError,
     Part,
-    kind_of,
+    PartHeader,
+    PartLoader,
+    header_of,
+    merge_headers,
     merge_parts,
     part_from_model,
     part_from_stored_json,
@@ -54,18 +58,22 @@ async def _claim(conn: AsyncConnection, event: IncomingEvent) -> bool:
 
 async def _collect_parts(
     conn: AsyncConnection, part: ChangeSetPart, body: bytes | str
-) -> list[Part] | None:
-    """Stage ``part``; return every part once the set is complete (and unstage them)."""
+) -> list[PartHeader] | None:
+    """Stage ``part``; once the set is complete, every part's header (their bodies stay staged
+    until :func:`_stored_parts` has read them and the set is applied)."""
     # Parts of one set may reach several consumers at once: serialise them on the set's id.
     await conn.execute(
         "SELECT pg_advisory_xact_lock(hashtextextended(%s::text, 73113))", (part.change_set_id,)
     )
     text = body.decode() if isinstance(body, bytes) else body
+    header = header_of(part)
     await conn.execute(
-        "INSERT INTO store.change_set_parts (change_set_id, part, parts, kind, message_id, body)"
-        " VALUES (%s, %s, %s, %s, %s, %s) ON CONFLICT DO NOTHING",
-        (part.change_set_id, part.part, part.parts, kind_of(part), part.event_id, text),
-    )
+        "INSERT INTO store.change_set_parts"
+        " (change_set_id, part, parts, kind, message_id, body, header)"
+        " VALUES (%s, %s, %s, %s, %s, %s, %s) ON CONFLICT DO NOTHING",
+        (part.change_set_id, part.part, part.parts, header.kind, part.event_id, text,
+         header.to_json()),
+    )  # fmt: skip
     cur = await conn.execute(
         "SELECT count(*) FROM store.change_set_parts WHERE change_set_id = %s",
         (part.change_set_id,),
@@ -73,14 +81,36 @@ async def _collect_parts(
     row = await cur.fetchone()
     if row is None or row[0] < part.parts:
         return None
+    # A part staged before migration 0008 has no header: it is read from its body.
     cur = await conn.execute(
-        "DELETE FROM store.change_set_parts WHERE change_set_id = %s RETURNING part, body",
+        "SELECT part, header, CASE WHEN header IS NULL THEN body END"
+        " FROM store.change_set_parts WHERE change_set_id = %s ORDER BY part",
         (part.change_set_id,),
     )
     return [
-        part_from_model(part) if number == part.part else part_from_stored_json(stored)
-        for number, stored in sorted(await cur.fetchall())
-    ]
+        header if number == part.part
+        else PartHeader.from_json(stored) if stored is not None
+        else part_from_stored_json(legacy_body).header
+        for number, stored, legacy_body in await cur.fetchall()
+    ]  # fmt: skip
+
+
+def _stored_parts(conn: AsyncConnection, last: ChangeSetPart) -> PartLoader:
+    """Loads a staged part's rows from its body (``last``, the part in hand, from its model)."""
+
+    async def load(number: int) -> Part:
+        if number == last.part:
+            return part_from_model(last)
+        cur = await conn.execute(
+            "SELECT body FROM store.change_set_parts WHERE change_set_id = %s AND part = %s",
+            (last.change_set_id, number),
+        )
+        row = await cur.fetchone()
+        if row is None:  # its header was read in this transaction, under the set's lock
+            raise InconsistentChangeSetError(f"part {number} of {last.change_set_id} vanished")
+        return part_from_stored_json(row[0])
+
+    return load
 
 
 RECORD_POLL = """
@@ -152,11 +182,17 @@ async def handle(
         if isinstance(event, PollCompleted):
             await record_poll(conn, event)
             return Handled(Status.RECORDED)
-        parts: list[Part] | None = [part_from_model(event)]
-        if event.parts > 1:
-            parts = await _collect_parts(conn, event, body)
-            if parts is None:
+        if event.parts == 1:
+            change_set = merge_parts([part_from_model(event)])
+        else:
+            headers = await _collect_parts(conn, event, body)
+            if headers is None:
                 return Handled(Status.STAGED)
-        assert parts is not None
-        result = await apply_change_set(conn, merge_parts(parts), policy, checkpoint=checkpoint)
+            change_set = merge_headers(headers, _stored_parts(conn, event))
+        result = await apply_change_set(conn, change_set, policy, checkpoint=checkpoint)
+        if event.parts > 1:
+            await conn.execute(
+                "DELETE FROM store.change_set_parts WHERE change_set_id = %s",
+                (event.change_set_id,),
+            )
         return Handled(Status.APPLIED, result)

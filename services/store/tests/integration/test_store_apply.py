@@ -305,6 +305,24 @@ async def test_parts_apply_once_the_last_arrives(store_pool: AsyncConnectionPool
     assert [h.status for h in await deliver(store_pool, parts)] == [Status.DUPLICATE] * 3
 
 
+async def test_a_part_staged_without_a_header_is_read_from_its_body(
+    store_pool: AsyncConnectionPool,
+) -> None:
+    """Parts staged by a store older than migration 0008 carry no header: the set still applies,
+    with every part's rows and the set's kept ids."""
+    parts = change_set([price_list(i, t(0), [("АИ-95", f"5{i}.00", "RUB")]) for i in range(1, 7)],
+                       t(0), parts=3, prices=True, snapshot=True)  # fmt: skip
+    assert [h.status for h in await deliver(store_pool, parts[:2])] == [Status.STAGED] * 2
+    assert await rows(store_pool, "SELECT count(header) FROM store.change_set_parts") == [(2,)]
+    async with store_pool.connection() as conn:
+        await conn.execute("UPDATE store.change_set_parts SET header = NULL WHERE part = 1")
+    assert [h.status for h in await deliver(store_pool, [parts[2]])] == [Status.APPLIED]
+    prices = await rows(store_pool, "SELECT station_id, price::text FROM store.current_prices"
+                        " ORDER BY station_id")  # fmt: skip
+    assert prices == [(i, f"5{i}.0000") for i in range(1, 7)]
+    assert await rows(store_pool, "SELECT count(*) FROM store.change_set_parts") == [(0,)]
+
+
 async def test_guard_holds_mass_absence_until_confirmed_or_approved(
     store_pool: AsyncConnectionPool,
 ) -> None:

@@ -7,7 +7,11 @@ from datetime import UTC, datetime
 
 import pytest
 from fuelhub_store.changeset import (
+    ChangeSet,
     InconsistentChangeSetError,
+    Part,
+    PartHeader,
+    merge_headers,
     merge_parts,
     part_from_model,
     part_from_stored_json,
@@ -18,13 +22,46 @@ from fuelhub_store.testing import change_set, price_list, station, station_delet
 T0 = datetime(2026, 3, 1, tzinfo=UTC)
 
 
-def test_parts_merge_in_part_order_with_kept_ids() -> None:
+async def _station_ids(cs: ChangeSet) -> list[int]:
+    return [r[0] async for part in cs.each_part() for r in part.station_rows]
+
+
+async def test_parts_merge_in_part_order_with_kept_ids() -> None:
     parts = change_set([station(i, T0) for i in range(1, 7)], T0, parts=3, kept_ids=[9])
     merged = merge_parts([parts[2], parts[0], parts[1]])
-    assert [r[0] for r in merged.station_rows] == [1, 2, 3, 4, 5, 6]
+    assert await _station_ids(merged) == [1, 2, 3, 4, 5, 6]
     assert merged.kept_ids == (9,)
     assert merged.kind == "stations"
     assert merged.parts == 3
+    assert merged.size == 6
+
+
+async def test_a_merged_set_loads_one_part_at_a_time_in_part_order() -> None:
+    parts = [part_from_model(p) for p in change_set([station(i, T0) for i in range(1, 7)], T0,
+                                                     parts=3)]  # fmt: skip
+    loaded: list[int] = []
+    live: list[int] = []
+
+    async def load(number: int) -> Part:
+        loaded.append(number)
+        return parts[number - 1]
+
+    merged = merge_headers([parts[1].header, parts[2].header, parts[0].header], load)
+    assert loaded == []  # merging reads headers only
+    async for part in merged.each_part():
+        live.append(len(loaded))
+        assert part.station_rows[0][0] == 2 * part.header.part - 1
+    assert loaded == [1, 2, 3]
+    assert live == [1, 2, 3]  # each part was loaded only when its turn came
+
+
+def test_a_header_survives_its_json() -> None:
+    event = change_set([station(i, T0) for i in range(1, 5)], T0, parts=2, kept_ids=[7, 8],
+                       snapshot=True)[1]  # fmt: skip
+    header = part_from_model(event).header
+    assert PartHeader.from_json(header.to_json()) == header
+    assert header.size == 2
+    assert header.kept_ids == (7, 8)
 
 
 def test_missing_or_foreign_parts_are_refused() -> None:
