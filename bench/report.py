@@ -187,13 +187,21 @@ def memory(results: dict[str, Any]) -> list[str]:
         "## Memory",
         "",
         f"RSS of each process (with its children: nginx's workers) at {_n(m['stations'])} "
-        "stations, right after the read benchmark. `demo` is the demo upstream (a test tool).",
+        "stations, right after the read benchmark, and its peak since it started (`VmHWM`; for "
+        "a process with children, the sum of each one's peak): the store's is reached while it "
+        "applies the first sync. `demo` is the demo upstream (a test tool).",
         "",
-        "| process | RSS |",
-        "|---|---|",
-        *[f"| {name} | {mb:.0f} MB |" for name, mb in m["rss_mb"].items()],
+        "| process | RSS | peak RSS |",
+        "|---|---|---|",
+        *[f"| {name} | {mb:.0f} MB | {_peak(m, name)} |" for name, mb in m["rss_mb"].items()],
         "",
     ]
+
+
+def _peak(memory: dict[str, Any], name: str) -> str:
+    """A process's peak RSS; reports written before it was recorded have none."""
+    mb = memory.get("peak_rss_mb", {}).get(name)
+    return "?" if mb is None else f"{mb:.0f} MB"
 
 
 def render(results: dict[str, Any]) -> str:

@@ -109,6 +109,9 @@ def memory(system: LocalSystem, stations: int) -> dict[str, Any]:
     return {
         "stations": stations,
         "rss_mb": {n: round(process_tree_rss_mb(p), 1) for n, p in system.pids().items()},
+        "peak_rss_mb": {
+            n: round(process_tree_rss_mb(p, peak=True), 1) for n, p in system.pids().items()
+        },
     }
 
 

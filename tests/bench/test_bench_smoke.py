@@ -101,6 +101,9 @@ def test_read_freshness_and_memory_figures_are_sane(smoke: tuple[str, dict[str, 
     memory = results["memory"]
     assert set(memory["rss_mb"]) >= SERVICES
     assert all(mb > 1 for mb in memory["rss_mb"].values()), memory
+    # A peak is never below the current size, and the report shows it beside it.
+    assert all(memory["peak_rss_mb"][n] >= mb for n, mb in memory["rss_mb"].items()), memory
+    assert "| process | RSS | peak RSS |" in smoke[0]
 
 
 @pytest.mark.timeout(600)

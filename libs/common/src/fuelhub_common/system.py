@@ -416,19 +416,21 @@ def run_system(
             drop_database(database_url)
 
 
-def process_tree_rss_mb(pid: int) -> float:
-    """Resident memory (MB) of a process and all its descendants (e.g. nginx's workers)."""
+def process_tree_rss_mb(pid: int, *, peak: bool = False) -> float:
+    """Resident memory (MB) of a process and all its descendants (e.g. nginx's workers); with
+    ``peak``, the sum of each one's highest resident size so far (``VmHWM``)."""
+    field = "VmHWM:" if peak else "VmRSS:"
     total = 0.0
     for member in [pid, *_descendants(pid)]:
-        total += _rss_kib(member) / 1024
+        total += _status_kib(member, field) / 1024
     return total
 
 
-def _rss_kib(pid: int) -> int:
+def _status_kib(pid: int, field: str) -> int:
     try:
         with open(f"/proc/{pid}/status") as status:
             for line in status:
-                if line.startswith("VmRSS:"):
+                if line.startswith(field):
                     return int(line.split()[1])
     except OSError:
         pass
