@@ -61,21 +61,9 @@ class PartHeader:
     """Entities the part carries (stations or price lists)."""
 
     def to_json(self) -> str:
-        return orjson.dumps(
-            {
-                "kind": self.kind,
-                "change_set_id": str(self.change_set_id),
-                "part": self.part,
-                "parts": self.parts,
-                "snapshot": self.snapshot,
-                "observed_at": self.observed_at.isoformat(),
-                "occurred_at": self.occurred_at.isoformat(),
-                "source": self.source,
-                "kept_ids": list(self.kept_ids),
-                "unidentified_records": self.unidentified_records,
-                "size": self.size,
-            }
-        ).decode()
+        # orjson writes a dataclass as an object of its fields (UUID and datetime as ISO text,
+        # the tuple as an array): the envelope's own key names, which _header reads back.
+        return orjson.dumps(self).decode()
 
     @classmethod
     def from_json(cls, text: str) -> PartHeader:
